@@ -1,0 +1,55 @@
+// The PC board: memory, buses, devices, the vCPU and the accelerator that runs it.
+#pragma once
+#include "machine/bus.h"
+#include "machine/memory.h"
+#include "machine/options.h"
+#include <atomic>
+#include <memory>
+#include <vector>
+
+namespace hayate {
+
+class Vcpu;
+class Device;
+
+class Machine {
+  public:
+    // Builds the board and loads the kernel. Throws std::runtime_error with a
+    // one-line user-facing message (bad file, unknown kernel format, too much -m).
+    explicit Machine(const MachineOptions& options);
+    ~Machine();
+
+    // Runs the guest until it ends; returns hayate's exit status.
+    int run();
+
+    // Thread-safe requests from devices and the CPU.
+    void request_shutdown(int exit_status); // ends run() with this status
+    void request_reset();                   // guest reset (or shutdown with 0 under -no-reboot)
+    void kick_cpus();                       // make every vCPU leave generated code soon
+
+    PhysicalMemory& memory() { return *memory_; }
+    IoBus& ports() { return ports_; }
+    Vcpu& vcpu(int index = 0) { return *vcpus_.at(index); }
+    const MachineOptions& options() const { return options_; }
+
+    bool shutdown_requested() const { return shutdown_requested_.load(); }
+    int exit_status() const { return exit_status_.load(); }
+    bool reset_requested() const { return reset_requested_.load(); }
+    void clear_reset_request() { reset_requested_ = false; }
+
+  private:
+    void build_board();
+    void load_kernel();
+    void reset_cpus();
+
+    MachineOptions options_;
+    std::unique_ptr<PhysicalMemory> memory_;
+    IoBus ports_{"ioport", 0x10000};
+    std::vector<std::unique_ptr<Vcpu>> vcpus_;
+    std::vector<std::unique_ptr<Device>> devices_;
+    std::atomic<bool> shutdown_requested_{false};
+    std::atomic<bool> reset_requested_{false};
+    std::atomic<int> exit_status_{0};
+};
+
+} // namespace hayate
