@@ -11,6 +11,7 @@ namespace hayate {
 
 class Vcpu;
 class Device;
+class CharBackend;
 
 class Machine {
   public:
@@ -41,12 +42,16 @@ class Machine {
     void build_board();
     void load_kernel();
     void reset_cpus();
+    void reset_board(); // devices, CPUs, and the kernel loaded again
 
     MachineOptions options_;
     std::unique_ptr<PhysicalMemory> memory_;
     IoBus ports_{"ioport", 0x10000};
     std::vector<std::unique_ptr<Vcpu>> vcpus_;
+    std::vector<std::unique_ptr<IrqLine>> irq_lines_;       // outlive the devices raising them
+    std::vector<std::unique_ptr<CharBackend>> backends_;    // outlive the devices writing to them
     std::vector<std::unique_ptr<Device>> devices_;
+    std::atomic<bool> shutdown_claimed_{false}; // first request_shutdown owns exit_status_
     std::atomic<bool> shutdown_requested_{false};
     std::atomic<bool> reset_requested_{false};
     std::atomic<int> exit_status_{0};

@@ -1,0 +1,23 @@
+// C++ helpers called from generated code for the rare and complex cases.
+// Signature: uint64_t (CpuState*, uint64_t arg1, uint64_t arg2); they see the
+// guest state in CpuState (synced by the caller) and return a HelperStatus,
+// except the memory slow path which returns a host pointer.
+#pragma once
+#include "machine/cpu_state.h"
+#include <cstdint>
+
+namespace hayate {
+
+// Memory slow path: translates, checks and either returns a host pointer into
+// RAM (TLB filled, caller retries its fast path), the bounce buffer (filled for
+// reads), or nullptr after raising a guest exception.
+uint8_t* helper_mem_slow(CpuState* s, uint64_t linear, uint64_t info);
+// Writes the bounce buffer back; returns a HelperStatus (ExitNext when the
+// store modified translated code of the running block).
+uint64_t helper_mem_writeback(CpuState* s, uint64_t, uint64_t);
+// Raises exception (arg1 = vector | has_error << 8 | error_code << 32).
+uint64_t helper_raise_exception(CpuState* s, uint64_t arg1, uint64_t);
+// #UD for an instruction that is not implemented (logged once per mnemonic).
+uint64_t helper_unimplemented(CpuState* s, uint64_t arg1, uint64_t);
+
+} // namespace hayate

@@ -1,0 +1,210 @@
+#include "frontend/translator.h"
+#include "frontend/emit_table.h"
+#include "frontend/helpers.h"
+#include "machine/log.h"
+#include <cstring>
+#include <vector>
+
+namespace hayate {
+
+using namespace asmjit;
+
+Translator::Translator(jit::CodeBuffer& buffer, const jit::Thunks& thunks) : buffer_(buffer), thunks_(thunks) {}
+
+namespace {
+
+class ErrorRecorder : public ErrorHandler {
+  public:
+    void handleError(Error err, const char* message, BaseEmitter*) override {
+        if (!failed) first = fmt::format("{} ({})", message, err);
+        failed = true;
+    }
+    bool failed = false;
+    std::string first;
+};
+
+// Flags an instruction leaves unchanged in some cases (count 0) do not end
+// the liveness of earlier flag results.
+uint32_t flags_killed(const Insn& in) {
+    switch (in.mnemonic()) {
+    case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR: case ZYDIS_MNEMONIC_SAL:
+    case ZYDIS_MNEMONIC_ROL: case ZYDIS_MNEMONIC_ROR: case ZYDIS_MNEMONIC_RCL: case ZYDIS_MNEMONIC_RCR:
+    case ZYDIS_MNEMONIC_SHLD: case ZYDIS_MNEMONIC_SHRD: {
+        const ZydisDecodedOperand& count = in.ops[in.mnemonic() == ZYDIS_MNEMONIC_SHLD || in.mnemonic() == ZYDIS_MNEMONIC_SHRD ? 2 : 1];
+        if (count.type != ZYDIS_OPERAND_TYPE_IMMEDIATE) return 0;
+        unsigned mask = in.operand_width() == 64 ? 63 : 31;
+        if ((count.imm.value.u & mask) == 0) return 0;
+        return in.flags_written;
+    }
+    default: break;
+    }
+    if (in.has_rep() && (in.zi.attributes & ZYDIS_ATTRIB_HAS_REP || in.has_repe() || in.has_repne())) {
+        switch (in.zi.meta.category) {
+        case ZYDIS_CATEGORY_STRINGOP: return 0;
+        default: break;
+        }
+    }
+    return in.flags_written;
+}
+
+bool is_terminator(const Insn& in) {
+    switch (in.zi.meta.category) {
+    case ZYDIS_CATEGORY_COND_BR:
+    case ZYDIS_CATEGORY_UNCOND_BR:
+    case ZYDIS_CATEGORY_CALL:
+    case ZYDIS_CATEGORY_RET:
+    case ZYDIS_CATEGORY_INTERRUPT:
+    case ZYDIS_CATEGORY_SYSCALL:
+    case ZYDIS_CATEGORY_SYSRET: return true;
+    default: break;
+    }
+    return emit_table()[in.mnemonic()].ends_block;
+}
+
+// Logged loudly once per mnemonic: the guest gets #UD, the user sees why.
+void report_unimplemented(const Insn& in) {
+    static std::vector<bool> seen(ZYDIS_MNEMONIC_MAX_VALUE + 1);
+    if (seen[in.mnemonic()]) return;
+    seen[in.mnemonic()] = true;
+    log_warning("unimplemented instruction at RIP {:#x}: {} ({}); raising #UD", in.pc, in.text(), in.hex_bytes());
+}
+
+} // namespace
+
+Translator::Result Translator::translate(uint64_t pc, uint64_t cs_base, uint32_t mode, const CodeFetch& fetch,
+                                         std::unique_ptr<jit::Block>& out) {
+    const unsigned code_bits = mode::is64(mode) ? 64 : mode::code_size(mode) == mode::kCode32 ? 32 : 16;
+    Decoder decoder(code_bits);
+    std::vector<Insn> insns;
+    insns.reserve(32);
+
+    auto block = std::make_unique<jit::Block>();
+    block->pc = pc;
+    block->cs_base = cs_base;
+    block->mode = mode;
+
+    // ---- decode up to the end of the block (or page) ----
+    const uint64_t first_linear = mode::is64(mode) ? pc : uint32_t(cs_base + pc);
+    const uint8_t* page = nullptr;
+    uint64_t phys_page = 0;
+    if (!fetch.map_page(first_linear, page, phys_page)) return Result::FetchFault;
+    block->phys = phys_page + (first_linear & 0xfff);
+    uint64_t cur = pc;
+    bool invalid_first = false;
+    while (int(insns.size()) < kMaxInsnsPerBlock) {
+        uint64_t linear = mode::is64(mode) ? cur : uint32_t(cs_base + cur);
+        if ((linear & ~0xfffull) != (first_linear & ~0xfffull)) break; // blocks stay in their page
+        size_t off = linear & 0xfff;
+        uint8_t bytes[16];
+        size_t avail = std::min<size_t>(15, 4096 - off);
+        std::memcpy(bytes, page + off, avail);
+        Insn in;
+        bool ok = decoder.decode(bytes, avail, cur, in);
+        if (!ok && avail < 15) {
+            // The instruction may straddle into the next page.
+            const uint8_t* page2;
+            uint64_t phys2;
+            if (!fetch.map_page((linear & ~0xfffull) + 0x1000, page2, phys2)) {
+                if (insns.empty()) {
+                    // Let the first byte of the next page fault precisely.
+                    if (decoder.decode(bytes, avail, cur, in)) break;
+                    return Result::FetchFault;
+                }
+                break;
+            }
+            std::memcpy(bytes + avail, page2, 15 - avail);
+            ok = decoder.decode(bytes, 15, cur, in);
+            if (ok && in.length() > avail) block->phys_page2 = phys2;
+        }
+        if (!ok) {
+            if (insns.empty()) invalid_first = true;
+            break;
+        }
+        insns.push_back(in);
+        cur = in.next_pc;
+        if (code_bits == 16) cur = uint16_t(cur);
+        else if (code_bits == 32) cur = uint32_t(cur);
+        if (is_terminator(in)) break;
+    }
+
+    // ---- flag liveness (backward) ----
+    uint32_t live = kZyArithFlags;
+    for (size_t i = insns.size(); i-- > 0;) {
+        Insn& in = insns[i];
+        in.flags_live_after = live;
+        live = (live & ~flags_killed(in)) | in.flags_read;
+    }
+    const bool live_in = live != 0;
+
+    // ---- emit ----
+    CodeHolder code;
+    code.init(Environment::host(), uint64_t(uintptr_t(buffer_.cursor())));
+    ErrorRecorder errors;
+    code.setErrorHandler(&errors);
+    x86::Assembler a(&code);
+    EmitContext c(a, thunks_, block.get(), mode);
+
+    // Leave at block entry when another thread asked for it.
+    {
+        Label stop = a.newLabel();
+        Insn entry{};
+        entry.pc = pc;
+        entry.flags_live_after = live_in ? kZyArithFlags : 0;
+        c.insn = &entry;
+        if (live_in) c.save_flags();
+        a.cmp(jit::state_field(offsetof(CpuState, exit_request), 4), Imm(0));
+        a.jne(stop);
+        if (live_in) c.restore_flags();
+        c.defer([&c, &a, stop, pc, live_in]() {
+            a.bind(stop);
+            if (live_in) c.restore_flags();
+            c.exit_to_dispatcher(pc);
+        });
+        c.block_ended = false;
+    }
+
+    const EmitTable& table = emit_table();
+    if (invalid_first) {
+        Insn bad{};
+        bad.pc = pc;
+        bad.next_pc = pc;
+        c.insn = &bad;
+        c.raise_ud();
+        c.block_ended = true;
+    }
+    uint64_t end_pc = pc;
+    for (const Insn& in : insns) {
+        c.insn = &in;
+        if (log_enabled(logcat::kInAsm)) log_write("IN {:#x}: {:30s} {}", in.pc, in.hex_bytes(), in.text());
+        const EmitEntry& e = table[in.mnemonic()];
+        bool done = e.fn && e.fn(c);
+        if (!done) {
+            report_unimplemented(in);
+            c.call_helper(&helper_unimplemented, uint64_t(in.mnemonic()));
+            c.block_ended = true;
+        }
+        end_pc = in.next_pc;
+        if (c.block_ended) break;
+    }
+    if (!c.block_ended) c.exit_direct(c.wrap_pc(end_pc));
+    c.emit_deferred();
+
+    if (errors.failed) {
+        log_warning("internal error: host assembler refused code for the block at {:#x}: {}", pc, errors.first);
+        return Result::InternalError;
+    }
+    uint8_t* host = buffer_.commit(code);
+    if (!host) return Result::BufferFull;
+    block->code = host;
+    block->code_size = uint32_t(code.codeSize());
+    block->guest_size = uint32_t(std::max<uint64_t>(1, (end_pc - pc) & (code_bits == 16 ? 0xffff : ~0ull)));
+    if (insns.empty()) block->guest_size = 1;
+    for (const auto& e : c.pending_exit_labels) {
+        block->exits[size_t(e.index)].patch_site = host + code.labelOffsetFromBase(e.site);
+        block->exits[size_t(e.index)].stub = host + code.labelOffsetFromBase(e.stub);
+    }
+    out = std::move(block);
+    return Result::Ok;
+}
+
+} // namespace hayate

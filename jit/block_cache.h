@@ -1,0 +1,69 @@
+// Translated blocks: lookup by (guest-physical address, PC, CS base, mode),
+// per-physical-page lists for invalidation, and direct-jump chaining.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+namespace hayate::jit {
+
+struct Block;
+
+// A direct exit of a block: a `jmp rel32` at `patch_site` that goes to the
+// exit stub until it is chained to the target block's code.
+struct BlockExit {
+    uint8_t* patch_site = nullptr; // address of the jmp instruction (5 bytes)
+    uint8_t* stub = nullptr;       // where it jumps while unchained
+    uint64_t target_pc = 0;
+    Block* chained_to = nullptr;
+};
+
+struct Block {
+    uint64_t pc = 0;       // guest RIP of the first instruction
+    uint64_t cs_base = 0;
+    uint64_t phys = 0;     // guest-physical address of the first byte
+    uint64_t phys_page2 = ~0ull; // second physical page when the last instruction straddles
+    uint32_t mode = 0;
+    uint32_t guest_size = 0; // bytes of guest code covered
+    uint8_t* code = nullptr; // host entry
+    uint32_t code_size = 0;
+    bool valid = true;
+    std::vector<BlockExit> exits;
+    std::vector<std::pair<Block*, int>> incoming; // chained jumps into this block
+};
+
+class BlockCache {
+  public:
+    Block* lookup(uint64_t phys, uint64_t pc, uint64_t cs_base, uint32_t mode) const;
+    Block* insert(std::unique_ptr<Block> block);
+    // Invalidates every block overlapping guest-physical [addr, addr+len).
+    // Returns the blocks invalidated (still allocated until clear()).
+    std::vector<Block*> invalidate_range(uint64_t addr, uint64_t len);
+    bool page_has_blocks(uint64_t page) const;
+    void clear();
+    size_t size() const { return blocks_.size(); }
+
+    // Chain exit `index` of `from` to `to` (patches host code).
+    static void chain(Block* from, int index, Block* to);
+
+  private:
+    static void unchain_exit(Block* from, int index);
+    void unlink(Block* b);
+    struct Key {
+        uint64_t phys, pc, cs_base;
+        uint32_t mode;
+        bool operator==(const Key&) const = default;
+    };
+    struct KeyHash {
+        size_t operator()(const Key& k) const {
+            return size_t((k.phys * 0x9E3779B97F4A7C15ull) ^ (k.pc * 0xC2B2AE3D27D4EB4Full) ^ k.cs_base ^
+                          (uint64_t(k.mode) << 40));
+        }
+    };
+    std::unordered_map<Key, Block*, KeyHash> map_;
+    std::unordered_map<uint64_t, std::vector<Block*>> by_page_;
+    std::vector<std::unique_ptr<Block>> blocks_;
+};
+
+} // namespace hayate::jit

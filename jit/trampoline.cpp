@@ -1,0 +1,132 @@
+#include "jit/trampoline.h"
+#include "jit/host_regs.h"
+#include <stdexcept>
+
+namespace hayate::jit {
+
+using namespace asmjit;
+
+namespace {
+
+constexpr uint32_t kHostArithMask = 0x8d5; // OF SF ZF AF PF CF
+
+void emit_store_gprs(x86::Assembler& a) {
+    for (int g = 0; g < 16; g++)
+        if (guest_in_host_reg(g)) a.mov(guest_gpr_slot(g), x86::gpq(uint32_t(host_reg_of(g))));
+}
+
+void emit_load_gprs(x86::Assembler& a) {
+    for (int g = 0; g < 16; g++)
+        if (guest_in_host_reg(g)) a.mov(x86::gpq(uint32_t(host_reg_of(g))), guest_gpr_slot(g));
+}
+
+void emit_store_xmm(x86::Assembler& a) {
+    for (uint32_t i = 0; i < 16; i++)
+        a.movdqa(state_field(offsetof(CpuState, xmm) + i * 16, 16), x86::xmm(i));
+    a.stmxcsr(state_field(offsetof(CpuState, mxcsr), 4));
+}
+
+void emit_load_xmm(x86::Assembler& a) {
+    a.ldmxcsr(state_field(offsetof(CpuState, mxcsr), 4));
+    for (uint32_t i = 0; i < 16; i++)
+        a.movdqa(x86::xmm(i), state_field(offsetof(CpuState, xmm) + i * 16, 16));
+}
+
+// Host RFLAGS (arithmetic part) -> CpuState.eflags. Uses T1 and RAX after
+// RAX has been stored.
+void emit_merge_flags_from(x86::Assembler& a, const x86::Gp& host_flags) {
+    a.mov(x86::rax, HAYATE_STATE(eflags));
+    a.and_(x86::rax, Imm(~int64_t(kHostArithMask)));
+    a.and_(host_flags, Imm(kHostArithMask));
+    a.or_(x86::rax, host_flags);
+    a.mov(HAYATE_STATE(eflags), x86::rax);
+}
+
+// CpuState.eflags (arithmetic part) -> host RFLAGS. Clobbers RAX (reloaded after).
+void emit_load_flags(x86::Assembler& a) {
+    a.mov(x86::rax, HAYATE_STATE(eflags));
+    a.and_(x86::eax, Imm(kHostArithMask));
+    a.or_(x86::eax, Imm(2));
+    a.push(x86::rax);
+    a.popfq();
+}
+
+} // namespace
+
+Thunks build_thunks(CodeBuffer& buffer) {
+    CodeHolder code;
+    code.init(Environment::host(), uint64_t(uintptr_t(buffer.cursor())));
+    x86::Assembler a(&code);
+    Label enter = a.newLabel(), save = a.newLabel(), load = a.newLabel(), exit_save = a.newLabel(),
+          exit_nosave = a.newLabel();
+
+    // enter(CpuState* rdi, code rsi)
+    a.align(AlignMode::kCode, 16);
+    a.bind(enter);
+    a.push(x86::rbx);
+    a.push(x86::rbp);
+    a.push(x86::r12);
+    a.push(x86::r13);
+    a.push(x86::r14);
+    a.push(x86::r15);
+    a.sub(x86::rsp, 8); // 16-byte alignment for helper calls from generated code
+    a.mov(kState, x86::rdi);
+    a.mov(kT0, x86::rsi);
+    a.stmxcsr(HAYATE_STATE(host_mxcsr));
+    emit_load_xmm(a);
+    emit_load_flags(a);
+    emit_load_gprs(a);
+    a.jmp(kT0);
+
+    // save_state: called with guest flags live in RFLAGS.
+    a.align(AlignMode::kCode, 16);
+    a.bind(save);
+    a.pushfq();
+    a.pop(kT1);
+    emit_store_gprs(a);
+    emit_merge_flags_from(a, kT1);
+    emit_store_xmm(a);
+    a.mov(x86::rax, guest_gpr_slot(RAX)); // keep RAX a guest value for the caller
+    a.ret();
+
+    // load_state
+    a.align(AlignMode::kCode, 16);
+    a.bind(load);
+    emit_load_xmm(a);
+    emit_load_flags(a);
+    emit_load_gprs(a);
+    a.ret();
+
+    // exit_save: leave generated code, storing the guest state first.
+    a.align(AlignMode::kCode, 16);
+    a.bind(exit_save);
+    a.pushfq();
+    a.pop(kT1);
+    emit_store_gprs(a);
+    emit_merge_flags_from(a, kT1);
+    emit_store_xmm(a);
+    // fallthrough
+    a.bind(exit_nosave);
+    a.ldmxcsr(HAYATE_STATE(host_mxcsr));
+    a.add(x86::rsp, 8);
+    a.pop(x86::r15);
+    a.pop(x86::r14);
+    a.pop(x86::r13);
+    a.pop(x86::r12);
+    a.pop(x86::rbp);
+    a.pop(x86::rbx);
+    a.ret();
+
+    uint8_t* base = buffer.commit(code);
+    if (!base) throw std::runtime_error("translation cache too small for the thunks");
+    Thunks t;
+    auto at = [&](Label l) { return base + code.labelOffsetFromBase(l); };
+    t.enter = reinterpret_cast<void (*)(CpuState*, const void*)>(at(enter));
+    t.save_state = at(save);
+    t.load_state = at(load);
+    t.exit_save = at(exit_save);
+    t.exit_nosave = at(exit_nosave);
+    return t;
+}
+
+} // namespace hayate::jit
