@@ -22,10 +22,6 @@
  */
 #include "guest.h"
 
-#define SECTION(name)                                            \
-    for (int _b = check_failures, _once = 1; _once; _once = 0,   \
-             (check_failures == _b ? puts(name " ok\n") : (void)0))
-
 static void test_divide(void)
 {
     uptr ip;

@@ -45,11 +45,16 @@ void check_fail(const char *file, int line, const char *expr);
 void check_fail_eq(const char *file, int line, const char *a, const char *b, u64 va, u64 vb);
 int check_sdm_fail(const char *file, int line, const char *expr, u64 va, u64 vb, const char *why);
 
-#define CHECK(c) ((c) ? 1 : (check_fail(__FILE__, __LINE__, #c), 0))
+#ifdef __FILE_NAME__
+#define CHECK_FILE __FILE_NAME__
+#else
+#define CHECK_FILE __FILE__
+#endif
+#define CHECK(c) ((c) ? 1 : (check_fail(CHECK_FILE, __LINE__, #c), 0))
 #define CHECK_EQ(a, b)                                                      \
     do {                                                                    \
         u64 _va = (u64)(a), _vb = (u64)(b);                                 \
-        if (_va != _vb) check_fail_eq(__FILE__, __LINE__, #a, #b, _va, _vb); \
+        if (_va != _vb) check_fail_eq(CHECK_FILE, __LINE__, #a, #b, _va, _vb); \
     } while (0)
 /* A check where QEMU TCG is known to differ from the Intel SDM: the SDM is
  * the spec; on QEMU TCG a mismatch is reported as "QEMU-DEVIATION" and not
@@ -57,7 +62,7 @@ int check_sdm_fail(const char *file, int line, const char *expr, u64 va, u64 vb,
 #define CHECK_EQ_SDM(a, b, why)                                                  \
     do {                                                                         \
         u64 _va = (u64)(a), _vb = (u64)(b);                                      \
-        if (_va != _vb) check_sdm_fail(__FILE__, __LINE__, #a " == " #b, _va, _vb, why); \
+        if (_va != _vb) check_sdm_fail(CHECK_FILE, __LINE__, #a " == " #b, _va, _vb, why); \
     } while (0)
 
 /* ---- CPU helpers ---- */
@@ -132,6 +137,8 @@ struct trap_frame {
 struct trap_info {
     uptr vector, error, ip, cr2, flags;
     uptr ax; /* the interrupted EAX/RAX */
+    uptr sp; /* the interrupted ESP/RSP (32-bit: same privilege, so where the frame ends) */
+    uptr cs; /* the saved CS */
     uptr frame; /* address of the trap frame (where the handler ran its stack) */
     unsigned count;
 };
@@ -141,6 +148,12 @@ extern volatile struct trap_info last_trap;
 extern int (*volatile trap_hook)(struct trap_frame *f);
 void trap_reset(void);
 void idt_set_gate(unsigned vector, int present, unsigned dpl, unsigned ist);
+
+/* Prints "<name> ok" after the statement that follows if it added no failures:
+ *   SECTION("divide") test_divide(); */
+#define SECTION(name)                                          \
+    for (int _b = check_failures, _once = 1; _once; _once = 0, \
+             (check_failures == _b ? puts(name " ok\n") : (void)0))
 
 /* Checks that exactly one exception `vec` with error code `err` was taken at `ip`. */
 #define CHECK_TRAP(vec, err, ip_)              \

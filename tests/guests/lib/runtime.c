@@ -243,6 +243,12 @@ void trap_dispatch(struct trap_frame *f)
     last_trap.ip = f->ip;
     last_trap.flags = f->flags;
     last_trap.ax = f->ax;
+    last_trap.cs = f->cs;
+#ifdef __x86_64__
+    last_trap.sp = f->sp;
+#else
+    last_trap.sp = (uptr)(&f->flags + 1);
+#endif
     last_trap.cr2 = f->vector == 14 ? read_cr2() : 0;
     last_trap.frame = (uptr)f;
     last_trap.count++;
