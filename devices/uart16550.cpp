@@ -14,7 +14,8 @@ namespace ier {
 constexpr uint8_t kRxData = 0x01, kThre = 0x02, kLineStatus = 0x04, kModemStatus = 0x08;
 }
 namespace iir {
-constexpr unsigned kNone = 0x01, kLineStatus = 0x06, kRxData = 0x04, kTimeout = 0x0c, kThre = 0x02, kModem = 0x00;
+constexpr unsigned kNone = 0x01, kLineStatus = 0x06, kRxData = 0x04, kTimeout = 0x0c, kThre = 0x02,
+                   kModem = 0x00;
 constexpr uint8_t kFifosEnabled = 0xc0;
 } // namespace iir
 namespace lcr {
@@ -30,8 +31,8 @@ constexpr uint8_t kErrors = kOverrun | kParity | kFraming | kBreak;
 constexpr uint8_t kCharErrors = kParity | kFraming | kBreak; // those that belong to one character
 } // namespace lsr
 namespace msr {
-constexpr uint8_t kDcts = 0x01, kDdsr = 0x02, kTeri = 0x04, kDdcd = 0x08, kCts = 0x10, kDsr = 0x20, kRi = 0x40,
-                  kDcd = 0x80;
+constexpr uint8_t kDcts = 0x01, kDdsr = 0x02, kTeri = 0x04, kDdcd = 0x08, kCts = 0x10, kDsr = 0x20,
+                  kRi = 0x40, kDcd = 0x80;
 }
 
 constexpr uint8_t kStateVersion = 1;
@@ -102,7 +103,6 @@ void Uart16550::reveal_top_locked() {
 }
 
 void Uart16550::rx_push_locked(uint8_t data, uint8_t errors) {
-    data &= uint8_t((1u << (5 + (lcr_ & 3))) - 1); // unused high bits of short words read as 0
     restart_timeout_locked();
     const uint16_t entry = uint16_t(data | (errors << 8));
     if (fifo_enabled()) {
@@ -256,7 +256,6 @@ void Uart16550::update_irq_locked() {
 // --------------------------------------------------------------- transmit
 
 void Uart16550::transmit_locked(uint8_t data) {
-    data &= uint8_t((1u << (5 + (lcr_ & 3))) - 1); // only the word length goes on the wire
     if (mcr_ & mcr::kLoop)
         rx_push_locked(data, 0);
     else
@@ -377,7 +376,8 @@ void Uart16550::write_reg(unsigned reg, uint8_t value) {
 }
 
 uint64_t Uart16550::io_read(uint64_t offset, unsigned size) {
-    if (size != 1) log_guest_error("{}: {}-byte read at offset {} split into byte reads", name_, size, offset);
+    if (size != 1)
+        log_guest_error("{}: {}-byte read at offset {} split into byte reads", name_, size, offset);
     std::lock_guard lock(mutex_);
     check_timeout_locked(Clock::now());
     uint64_t result = 0;
@@ -424,7 +424,8 @@ void Uart16550::save(StateWriter& out) const {
     int64_t remaining = 0;
     if (timeout_armed_)
         remaining = std::max<int64_t>(
-            0, std::chrono::duration_cast<std::chrono::nanoseconds>(timeout_deadline_ - Clock::now()).count());
+            0,
+            std::chrono::duration_cast<std::chrono::nanoseconds>(timeout_deadline_ - Clock::now()).count());
     out.put(remaining);
     out.put(uint8_t(fifo_count_));
     for (unsigned i = 0; i < fifo_count_; i++) out.put(fifo_[(fifo_head_ + i) % kFifoSize]);
@@ -455,7 +456,8 @@ void Uart16550::load(StateReader& in) {
     in.get(timeout_armed);
     in.get(remaining);
     in.get(count);
-    if (count > kFifoSize) throw std::runtime_error(fmt::format("{}: bad state (FIFO count {})", name_, count));
+    if (count > kFifoSize)
+        throw std::runtime_error(fmt::format("{}: bad state (FIFO count {})", name_, count));
     std::array<uint16_t, kFifoSize> fifo{};
     for (unsigned i = 0; i < count; i++) in.get(fifo[i]);
     {

@@ -5,6 +5,10 @@
 // Transmission is instantaneous: a THR write goes straight to the backend
 // (or, in loopback, into the receiver), so THRE and TEMT read as 1.
 // Reception is paced by the backend through CharReceiver::can_receive().
+// Backends carry whole bytes with no framing, so the word length, parity and
+// stop bits in LCR only set the timing; bytes pass unmasked in both
+// directions (like QEMU), which keeps guests that never program LCR (reset
+// value: 5-bit words) readable.
 // The FIFO character timeout runs on host monotonic time (4 character times
 // at the programmed baud rate and frame format) on a small timer thread.
 #pragma once
@@ -82,13 +86,13 @@ class Uart16550 final : public Device, private CharReceiver {
     std::thread timer_;
 
     // --- guest-visible state (saved) ---
-    uint8_t rbr_ = 0;        // last character read from the receiver
-    uint8_t ier_ = 0;        // bits 0-3
+    uint8_t rbr_ = 0; // last character read from the receiver
+    uint8_t ier_ = 0; // bits 0-3
     uint8_t lcr_ = 0;
-    uint8_t mcr_ = 0;        // bits 0-4
+    uint8_t mcr_ = 0; // bits 0-4
     uint8_t scr_ = 0;
-    uint8_t fcr_ = 0;        // the programmed bits: 0 (enable), 3 (DMA mode), 6-7 (trigger)
-    uint8_t lsr_errors_ = 0; // latched OE, PE, FE, BI (LSR bits 1-4), cleared by reading LSR
+    uint8_t fcr_ = 0;         // the programmed bits: 0 (enable), 3 (DMA mode), 6-7 (trigger)
+    uint8_t lsr_errors_ = 0;  // latched OE, PE, FE, BI (LSR bits 1-4), cleared by reading LSR
     bool fifo_error_ = false; // LSR bit 7
     uint8_t msr_inputs_ = 0;  // MSR bits 4-7: CTS, DSR, RI, DCD as the chip sees them
     uint8_t msr_deltas_ = 0;  // MSR bits 0-3, cleared by reading MSR

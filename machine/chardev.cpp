@@ -170,11 +170,11 @@ extern "C" void terminal_signal_handler(int sig) {
 
 void install_signal_handlers() {
     for (int i = 0; i < kSignalCount; i++) {
-        struct sigaction old{};
+        struct sigaction old {};
         ::sigaction(kFatalSignals[i], nullptr, &old);
         // An ignored signal (nohup) stays ignored.
         if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_IGN) continue;
-        struct sigaction sa{};
+        struct sigaction sa {};
         sa.sa_handler = terminal_signal_handler;
         sigemptyset(&sa.sa_mask);
         sa.sa_flags = SA_RESETHAND;
