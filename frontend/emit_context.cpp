@@ -2,6 +2,7 @@
 #include "frontend/helpers.h"
 #include "jit/block_cache.h"
 #include <cassert>
+#include <cstring>
 
 namespace hayate {
 
@@ -311,6 +312,24 @@ void EmitContext::raise_exception(uint8_t vector, uint32_t error_code, bool has_
 
 void EmitContext::raise_ud() { raise_exception(6); }
 
+const Insn* EmitContext::keep_insn() {
+    auto storage = std::make_unique<uint8_t[]>(sizeof(Insn));
+    std::memcpy(storage.get(), insn, sizeof(Insn));
+    const Insn* kept = reinterpret_cast<const Insn*>(storage.get());
+    block->helper_data.push_back(std::move(storage));
+    return kept;
+}
+
+void EmitContext::call_interpreter(bool memory_address) {
+    if (memory_address)
+        for (unsigned i = 0; i < insn->zi.operand_count_visible; i++)
+            if (insn->ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && insn->ops[i].mem.type == ZYDIS_MEMOP_TYPE_MEM) {
+                linear_address(insn->ops[i], kT0);
+                break;
+            }
+    call_helper(&helper_interpret, uint64_t(uintptr_t(keep_insn())), true);
+}
+
 // -------------------------------------------------------------- block exits
 
 uint64_t EmitContext::wrap_pc(uint64_t v) const {
@@ -334,8 +353,8 @@ void EmitContext::exit_direct(uint64_t target_pc) {
         a.bind(stub);
         store_rip(target_pc);
         a.mov(kT1, Imm(uint64_t(uintptr_t(b))));
-        a.mov(jit::state_field(offsetof(CpuState, scratch) + 32), kT1);
-        a.mov(jit::state_field(offsetof(CpuState, scratch) + 40), Imm(index));
+        a.mov(jit::state_field(offsetof(CpuState, chain_block)), kT1);
+        a.mov(jit::state_field(offsetof(CpuState, chain_exit)), Imm(index));
         a.jmp(Imm(uint64_t(uintptr_t(thunks.exit_save))));
         pending_exit_labels.push_back({index, site, stub});
     });

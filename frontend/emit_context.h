@@ -111,6 +111,11 @@ class EmitContext {
     template <typename F> void call_helper(F* fn, uint64_t arg1, bool pass_t0 = false) {
         call_helper(reinterpret_cast<const void*>(fn), arg1, pass_t0);
     }
+    // Copies the current instruction into the block so a helper can read it.
+    const Insn* keep_insn();
+    // The instruction interpreted by helper_interpret (system instructions); a
+    // memory operand's linear address is computed into T0 first.
+    void call_interpreter(bool memory_address = true);
     void raise_exception(uint8_t vector, uint32_t error_code = 0, bool has_error = false);
     void raise_ud();
 

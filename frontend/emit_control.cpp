@@ -1,8 +1,158 @@
-// Emitters: control family.
+// Emitters: near jumps, conditional branches, loops, calls and returns.
+// Conditions are tested on the host flags, which are the guest's.
+#include "frontend/emit_stack.h"
 #include "frontend/emit_table.h"
+#include "frontend/helpers.h"
 
 namespace hayate {
 
-void register_control(EmitTable& t) { (void)t; }
+using namespace asmjit;
+
+namespace {
+
+uint64_t branch_target(const EmitContext& c) {
+    const Insn& in = *c.insn;
+    uint64_t t = in.next_pc + uint64_t(in.ops[0].imm.value.s);
+    if (in.operand_width() == 16) t = uint16_t(t);
+    return c.wrap_pc(t);
+}
+
+// Loads an indirect target (register or memory operand 0) into T0, truncated
+// to the operand size.
+void load_indirect_target(EmitContext& c, bool keep_in_scratch) {
+    const Insn& in = *c.insn;
+    const ZydisDecodedOperand& src = in.ops[0];
+    const unsigned size = in.operand_width() / 8;
+    if (src.type == ZYDIS_OPERAND_TYPE_REGISTER) {
+        GuestOperand g = c.gpr(src.reg.value);
+        c.load_gpr(kT0, g.guest, size);
+    } else {
+        c.access_memory(src, MemAccess::Read, [&c, size](const x86::Mem& m) {
+            x86::Mem mm = m;
+            mm.setSize(size);
+            if (size == 8) c.a.mov(kT0, mm);
+            else if (size == 4) c.a.mov(kT0.r32(), mm);
+            else c.a.movzx(kT0.r32(), mm);
+        });
+    }
+    if (keep_in_scratch) c.a.mov(jit::state_field(offsetof(CpuState, scratch) + 16), kT0);
+}
+
+bool emit_jmp(EmitContext& c) {
+    const Insn& in = *c.insn;
+    if (in.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+        c.exit_direct(branch_target(c));
+        return true;
+    }
+    if (in.ops[0].type == ZYDIS_OPERAND_TYPE_POINTER ||
+        (in.ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY && in.zi.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR))
+        return emit_far_transfer(c);
+    load_indirect_target(c, false);
+    c.exit_indirect();
+    return true;
+}
+
+bool emit_jcc(EmitContext& c) {
+    const Insn& in = *c.insn;
+    Label taken = c.a.newLabel();
+    InstId id = emit_table().host_inst(in.mnemonic());
+    c.a.emit(id, taken);
+    c.exit_direct(c.wrap_pc(in.next_pc));
+    c.a.bind(taken);
+    c.exit_direct(branch_target(c));
+    return true;
+}
+
+// JCXZ/JECXZ/JRCXZ and LOOP*: test and count the counter without touching flags.
+bool emit_counter_branch(EmitContext& c) {
+    const Insn& in = *c.insn;
+    auto& a = c.a;
+    const unsigned aw = in.address_width();
+    const ZydisMnemonic m = in.mnemonic();
+    const bool is_loop = m == ZYDIS_MNEMONIC_LOOP || m == ZYDIS_MNEMONIC_LOOPE || m == ZYDIS_MNEMONIC_LOOPNE;
+    if (is_loop) {
+        if (aw == 64) a.lea(x86::rcx, x86::ptr(x86::rcx, -1));
+        else if (aw == 32) a.lea(x86::ecx, x86::ptr(x86::rcx, -1));
+        else a.lea(x86::cx, x86::ptr(x86::rcx, -1));
+    }
+    // Counter (at address width) into host RCX's place via T1 swap so JRCXZ can test it.
+    Label zero = a.newLabel(), nonzero = a.newLabel(), taken = a.newLabel(), not_taken = a.newLabel();
+    if (aw == 64) a.mov(kT1, x86::rcx);
+    else if (aw == 32) a.mov(kT1.r32(), x86::ecx);
+    else a.movzx(kT1.r32(), x86::cx);
+    a.xchg(kT1, x86::rcx);
+    a.jecxz(x86::rcx, zero);
+    a.xchg(kT1, x86::rcx);
+    a.jmp(nonzero);
+    a.bind(zero);
+    a.xchg(kT1, x86::rcx);
+    // counter == 0
+    if (is_loop) a.jmp(not_taken);
+    else a.jmp(taken);
+    a.bind(nonzero);
+    if (!is_loop) a.jmp(not_taken);
+    else if (m == ZYDIS_MNEMONIC_LOOP) a.jmp(taken);
+    else if (m == ZYDIS_MNEMONIC_LOOPE) a.jz(taken);
+    else a.jnz(taken);
+    a.bind(not_taken);
+    c.exit_direct(c.wrap_pc(in.next_pc));
+    a.bind(taken);
+    c.exit_direct(branch_target(c));
+    return true;
+}
+
+bool emit_call(EmitContext& c) {
+    const Insn& in = *c.insn;
+    const unsigned size = in.operand_width() / 8;
+    const uint64_t ret = c.wrap_pc(in.next_pc);
+    if (in.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+        emit_push_imm(c, size, ret);
+        c.exit_direct(branch_target(c));
+        return true;
+    }
+    if (in.ops[0].type == ZYDIS_OPERAND_TYPE_POINTER ||
+        (in.ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY && in.zi.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR))
+        return emit_far_transfer(c);
+    load_indirect_target(c, true);
+    emit_push_imm(c, size, ret);
+    c.a.mov(kT0, jit::state_field(offsetof(CpuState, scratch) + 16));
+    c.exit_indirect();
+    return true;
+}
+
+bool emit_ret(EmitContext& c) {
+    const Insn& in = *c.insn;
+    if (in.zi.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR) return emit_far_transfer(c);
+    const unsigned size = in.operand_width() / 8;
+    const int32_t extra = in.visible_operands() > 0 && in.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE
+                              ? int32_t(in.ops[0].imm.value.u)
+                              : 0;
+    stack_slot_address(c, 0);
+    c.access_linear(size, MemAccess::Read, SS, [&c, size, extra](const x86::Mem& m) {
+        if (size == 8) c.a.mov(kT1, m);
+        else if (size == 4) c.a.mov(kT1.r32(), m);
+        else c.a.movzx(kT1.r32(), m);
+        adjust_stack_pointer(c, int32_t(size) + extra);
+        c.a.mov(kT0, kT1);
+    });
+    c.exit_indirect();
+    return true;
+}
+
+} // namespace
+
+void register_control(EmitTable& t) {
+    t.set(ZYDIS_MNEMONIC_JMP, &emit_jmp, true);
+    for (ZydisMnemonic m : {ZYDIS_MNEMONIC_JB, ZYDIS_MNEMONIC_JBE, ZYDIS_MNEMONIC_JL, ZYDIS_MNEMONIC_JLE,
+                            ZYDIS_MNEMONIC_JNB, ZYDIS_MNEMONIC_JNBE, ZYDIS_MNEMONIC_JNL, ZYDIS_MNEMONIC_JNLE,
+                            ZYDIS_MNEMONIC_JNO, ZYDIS_MNEMONIC_JNP, ZYDIS_MNEMONIC_JNS, ZYDIS_MNEMONIC_JNZ,
+                            ZYDIS_MNEMONIC_JO, ZYDIS_MNEMONIC_JP, ZYDIS_MNEMONIC_JS, ZYDIS_MNEMONIC_JZ})
+        t.set(m, &emit_jcc, true);
+    for (ZydisMnemonic m : {ZYDIS_MNEMONIC_JCXZ, ZYDIS_MNEMONIC_JECXZ, ZYDIS_MNEMONIC_JRCXZ, ZYDIS_MNEMONIC_LOOP,
+                            ZYDIS_MNEMONIC_LOOPE, ZYDIS_MNEMONIC_LOOPNE})
+        t.set(m, &emit_counter_branch, true);
+    t.set(ZYDIS_MNEMONIC_CALL, &emit_call, true);
+    t.set(ZYDIS_MNEMONIC_RET, &emit_ret, true);
+}
 
 } // namespace hayate

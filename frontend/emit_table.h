@@ -34,6 +34,12 @@ const EmitTable& emit_table();
 // The native emitter: looks up the host instruction for the current mnemonic.
 bool emit_native_same(EmitContext& c);
 
+// MOV to/from segment registers (system family).
+bool emit_mov_special(EmitContext& c);
+bool emit_pop_segment(EmitContext& c);
+// Far JMP/CALL (system family).
+bool emit_far_transfer(EmitContext& c);
+
 // Instruction families register their emitters (one file each).
 void register_alu(EmitTable& t);
 void register_shift(EmitTable& t);

@@ -19,5 +19,9 @@ uint64_t helper_mem_writeback(CpuState* s, uint64_t, uint64_t);
 uint64_t helper_raise_exception(CpuState* s, uint64_t arg1, uint64_t);
 // #UD for an instruction that is not implemented (logged once per mnemonic).
 uint64_t helper_unimplemented(CpuState* s, uint64_t arg1, uint64_t);
+// IDIV whose dividend is not a sign-extended single-width value (arg2 = divisor).
+uint64_t helper_divide(CpuState* s, uint64_t arg1, uint64_t divisor);
+// System and other rare instructions, interpreted in C++ (arg1 = the kept Insn*, arg2 = T0).
+uint64_t helper_interpret(CpuState* s, uint64_t insn, uint64_t t0);
 
 } // namespace hayate

@@ -27,7 +27,7 @@ class ErrorRecorder : public ErrorHandler {
 // the liveness of earlier flag results.
 uint32_t flags_killed(const Insn& in) {
     switch (in.mnemonic()) {
-    case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR: case ZYDIS_MNEMONIC_SAL:
+    case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR:
     case ZYDIS_MNEMONIC_ROL: case ZYDIS_MNEMONIC_ROR: case ZYDIS_MNEMONIC_RCL: case ZYDIS_MNEMONIC_RCR:
     case ZYDIS_MNEMONIC_SHLD: case ZYDIS_MNEMONIC_SHRD: {
         const ZydisDecodedOperand& count = in.ops[in.mnemonic() == ZYDIS_MNEMONIC_SHLD || in.mnemonic() == ZYDIS_MNEMONIC_SHRD ? 2 : 1];

@@ -31,6 +31,8 @@ struct Block {
     bool valid = true;
     std::vector<BlockExit> exits;
     std::vector<std::pair<Block*, int>> incoming; // chained jumps into this block
+    // Storage that helpers called from this block's code point at (kept decoded instructions).
+    std::vector<std::unique_ptr<uint8_t[]>> helper_data;
 };
 
 class BlockCache {

@@ -130,6 +130,11 @@ struct alignas(64) CpuState {
     uint64_t bounce_addr = 0;
     uint32_t bounce_size = 0;
     uint32_t bounce_flags = 0;
+    uint64_t bounce_phys[2] = {};
+
+    // Set by a block's unchained direct exit: the dispatcher may chain it.
+    void* chain_block = nullptr;
+    uint64_t chain_exit = 0;
 
     void* vcpu = nullptr; // the owning Vcpu (opaque here)
 };

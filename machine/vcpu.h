@@ -35,10 +35,51 @@ class Vcpu {
     // paging off, interrupts off.
     void enter_flat_protected_mode(uint32_t eip);
 
+    // ---- guest memory, as the CPU sees it (for helpers and the dispatcher) ----
+    enum class Access { Read, Write, Execute };
+    // Walks the page tables for `linear`; on failure raises #PF (or #GP for a
+    // non-canonical address) in the guest and returns false. `user` selects
+    // user-mode access rights (CPL 3 data accesses); `supervisor_implicit`
+    // accesses (descriptor tables, TSS) pass user=false.
+    bool translate(uint64_t linear, Access acc, bool user, uint64_t& phys);
+    // The same walk without raising anything (code fetch look-ahead, debuggers). No A/D side effects are avoided.
+    bool probe_translate(uint64_t linear, Access acc, bool user, uint64_t& phys);
+    // Reads/writes up to 16 bytes at a linear address (may straddle pages;
+    // all pages are checked before anything is written). Raise and return false on fault.
+    bool read_linear(uint64_t linear, void* out, unsigned size, bool user);
+    bool write_linear(uint64_t linear, const void* in, unsigned size, bool user);
+    // Host pointer to the RAM page holding `linear` (checked for `acc`), for bulk
+    // operations; `host` is nullptr when the page is not plain RAM (MMIO).
+    bool map_linear(uint64_t linear, Access acc, bool user, uint8_t*& host, uint64_t& phys);
+    bool user_mode() const { return state.cpl() == 3; }
+    // Wraps an offset by the address size and adds the segment base.
+    uint64_t linear_of(int seg, uint64_t offset, unsigned address_bytes) const;
+
+    // ---- exceptions and interrupts ----
+    // Delivers an exception/interrupt through the IDT (handles #DF and triple
+    // faults). `next_rip` is the return address for software interrupts/traps.
+    void raise(uint8_t vector, bool has_error = false, uint32_t error_code = 0);
+    void raise_software_interrupt(uint8_t vector, uint64_t next_rip, bool int3_or_into);
+    // An external interrupt (from the interrupt controller) at the current RIP.
+    void deliver_interrupt(uint8_t vector);
+    // Set when delivery of an exception failed three times: the board resets/ends.
+    bool triple_faulted = false;
+    uint8_t last_exceptions[4] = {};
+    unsigned last_exception_count = 0;
+
+    // ---- TLB ----
+    void flush_tlb();                          // everything (CR3/CR0/CR4 writes)
+    void flush_tlb_page(uint64_t linear);      // INVLPG
+    void flush_tlb_phys_page_write(uint64_t phys_page); // page became a code page
+    void flush_jump_cache();
+
     // A one-screen dump of the guest state (triple faults, -d cpu, errors).
     std::string dump_state() const;
 
     TcgEngine* tcg = nullptr; // owned by the accelerator
+    // Set by code-invalidation when the block that is running was hit by a store.
+    bool current_block_invalidated = false;
+    uint64_t code_write_count = 0;
 };
 
 } // namespace hayate

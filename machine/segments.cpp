@@ -1,0 +1,108 @@
+#include "machine/segments.h"
+#include "machine/log.h"
+
+namespace hayate {
+
+bool read_descriptor(Vcpu& cpu, uint16_t selector, Descriptor& d, uint8_t fault_vector) {
+    CpuState& s = cpu.state;
+    uint64_t base;
+    uint32_t limit;
+    if (selector & 4) {
+        if (!(s.ldtr.attr & segattr::kPresent) || (s.ldtr.selector & ~3) == 0) {
+            cpu.raise(fault_vector, true, selector & 0xfffc);
+            return false;
+        }
+        base = s.ldtr.base;
+        limit = s.ldtr.limit;
+    } else {
+        base = s.gdtr.base;
+        limit = s.gdtr.limit;
+    }
+    uint32_t index = selector & 0xfff8;
+    if (index + 7 > limit) {
+        cpu.raise(fault_vector, true, selector & 0xfffc);
+        return false;
+    }
+    if (!cpu.read_linear(base + index, &d.raw, 8, false)) return false;
+    d.raw_high = 0;
+    if ((s.efer & efer::LMA) && !d.s() && index + 15 <= limit)
+        if (!cpu.read_linear(base + index + 8, &d.raw_high, 8, false)) return false;
+    return true;
+}
+
+void mark_accessed(Vcpu& cpu, uint16_t selector, Descriptor& d) {
+    if (!d.s() || (d.type() & 1)) return;
+    d.raw |= 1ull << 40;
+    uint64_t base = (selector & 4) ? cpu.state.ldtr.base : cpu.state.gdtr.base;
+    uint8_t byte = uint8_t(d.raw >> 40);
+    cpu.write_linear(base + (selector & 0xfff8) + 5, &byte, 1, false);
+}
+
+static void set_from_descriptor(Vcpu& cpu, SegReg seg, uint16_t selector, const Descriptor& d) {
+    cpu.state.seg[seg] = SegmentCache{d.base(), d.limit(), selector, d.attr()};
+}
+
+bool load_data_segment(Vcpu& cpu, SegReg seg, uint16_t selector) {
+    CpuState& s = cpu.state;
+    if (!(s.cr0 & cr0::PE) || (s.eflags & flag::VM)) {
+        // Real and virtual-8086 mode: base = selector * 16, other attributes kept
+        // (that is what makes unreal mode work), except in VM86 where they are reset.
+        SegmentCache& c = s.seg[seg];
+        c.selector = selector;
+        c.base = uint64_t(selector) << 4;
+        if (s.eflags & flag::VM) {
+            c.limit = 0xffff;
+            c.attr = 0xf3;
+        }
+        return true;
+    }
+    const unsigned cpl = s.cpl();
+    const unsigned rpl = selector & 3;
+    if ((selector & 0xfffc) == 0) {
+        if (seg == SS && (!(s.efer & efer::LMA) || cpl == 3 || !s.seg[CS].is_long() || rpl != cpl)) {
+            cpu.raise(13, true, 0);
+            return false;
+        }
+        // Null selector: unusable segment.
+        s.seg[seg] = SegmentCache{0, 0, selector, 0};
+        return true;
+    }
+    Descriptor d;
+    if (!read_descriptor(cpu, selector, d)) return false;
+    if (seg == SS) {
+        if (rpl != cpl || !d.writable_data() || d.dpl() != cpl) {
+            cpu.raise(13, true, selector & 0xfffc);
+            return false;
+        }
+        if (!d.present()) {
+            cpu.raise(12, true, selector & 0xfffc);
+            return false;
+        }
+    } else {
+        if (!d.s() || (d.is_code() && !d.readable())) {
+            cpu.raise(13, true, selector & 0xfffc);
+            return false;
+        }
+        if ((!d.is_code() || !d.conforming()) && (rpl > d.dpl() || cpl > d.dpl())) {
+            cpu.raise(13, true, selector & 0xfffc);
+            return false;
+        }
+        if (!d.present()) {
+            cpu.raise(11, true, selector & 0xfffc);
+            return false;
+        }
+    }
+    mark_accessed(cpu, selector, d);
+    set_from_descriptor(cpu, seg, selector, d);
+    return true;
+}
+
+void load_code_segment(Vcpu& cpu, uint16_t selector, const Descriptor& d, unsigned new_cpl) {
+    Descriptor copy = d;
+    mark_accessed(cpu, selector, copy);
+    set_from_descriptor(cpu, CS, uint16_t((selector & 0xfffc) | new_cpl), copy);
+    // CPL lives in CS.DPL in our state (for conforming segments the DPL field of the cache holds CPL).
+    cpu.state.seg[CS].attr = uint16_t((cpu.state.seg[CS].attr & ~0x60) | (new_cpl << 5));
+}
+
+} // namespace hayate

@@ -1,0 +1,169 @@
+// The translating accelerator's dispatcher: find or translate the block at
+// CS:RIP, chain direct exits, run generated code, handle what made it stop.
+#include "machine/tcg.h"
+#include "frontend/mode.h"
+#include "frontend/translator.h"
+#include "jit/block_cache.h"
+#include "jit/code_buffer.h"
+#include "jit/trampoline.h"
+#include "machine/log.h"
+#include "machine/machine.h"
+#include "machine/vcpu.h"
+#include <atomic>
+
+namespace hayate {
+
+struct TcgEngine::Impl {
+    Vcpu& cpu;
+    PhysicalMemory& memory;
+    IoBus& ports;
+    jit::CodeBuffer buffer{size_t(256) << 20};
+    jit::Thunks thunks;
+    size_t thunks_end;
+    Translator translator;
+    jit::BlockCache cache;
+
+    Impl(Vcpu& c, PhysicalMemory& m, IoBus& p)
+        : cpu(c), memory(m), ports(p), thunks(jit::build_thunks(buffer)), thunks_end(buffer.used()),
+          translator(buffer, thunks) {
+        memory.set_code_write_hook([this](uint64_t addr, uint64_t len) { on_code_write(addr, len); });
+    }
+    ~Impl() { memory.set_code_write_hook(nullptr); }
+
+    void forget_jump_cache_entries(const jit::Block* b) {
+        JumpCacheEntry& e = cpu.state.jump_cache[b->pc & (kJumpCacheEntries - 1)];
+        if (e.code == b->code) e = JumpCacheEntry{~0ull, ~0ull, nullptr, 0};
+    }
+
+    void on_code_write(uint64_t addr, uint64_t len) {
+        auto hit = cache.invalidate_range(addr, len);
+        log_cat(logcat::kMmu, "code write {:#x}+{} invalidates {} blocks", addr, len, hit.size());
+        if (!hit.empty()) {
+            cpu.current_block_invalidated = true;
+            cpu.code_write_count++;
+            for (const jit::Block* b : hit) forget_jump_cache_entries(b);
+        }
+        for (uint64_t p = addr & kPageMask; p < addr + len; p += kPageSize)
+            if (!cache.page_has_blocks(p)) memory.set_code_page(p, false);
+    }
+
+    void mark_code_page(uint64_t phys) {
+        if (memory.is_code_page(phys)) return;
+        memory.set_code_page(phys, true);
+        cpu.flush_tlb_phys_page_write(phys);
+    }
+
+    void flush() {
+        log_cat(logcat::kMmu, "translation cache flush ({} bytes used)", buffer.used());
+        for (uint64_t p = 0; p < memory.ram_size(); p += kPageSize)
+            if (memory.is_code_page(p)) memory.set_code_page(p, false);
+        cache.clear();
+        buffer.reset_to(thunks_end);
+        cpu.flush_jump_cache();
+        cpu.state.chain_block = nullptr;
+    }
+
+    // The block for the current CS:RIP, translating it if needed; nullptr
+    // when fetching raised an exception (the loop goes on at the handler).
+    jit::Block* find_block(uint32_t mode) {
+        CpuState& s = cpu.state;
+        const uint64_t pc = s.rip;
+        const uint64_t cs_base = mode::is64(mode) ? 0 : s.seg[CS].base;
+        const bool flat = mode & mode::kFlat;
+        JumpCacheEntry& jc = s.jump_cache[pc & (kJumpCacheEntries - 1)];
+        const uint64_t linear = mode::is64(mode) ? pc : uint32_t(cs_base + pc);
+        const bool user = mode::cpl(mode) == 3;
+        uint64_t phys;
+        if (!cpu.probe_translate(linear, Vcpu::Access::Execute, user, phys)) {
+            cpu.translate(linear, Vcpu::Access::Execute, user, phys); // raises the fault
+            return nullptr;
+        }
+        if (flat && jc.pc == pc && jc.mode == mode) {
+            // Still valid: the jump cache is flushed with the TLB.
+        }
+        jit::Block* b = cache.lookup(phys, pc, cs_base, mode);
+        if (!b) {
+            if (!memory.host_page(phys)) {
+                log_warning("guest executes from {:#x}, which is not RAM: not supported", phys);
+                cpu.machine.request_shutdown(1);
+                return nullptr;
+            }
+            CodeFetch fetch;
+            fetch.map_page = [&](uint64_t lin, const uint8_t*& host, uint64_t& ph) {
+                if (!cpu.probe_translate(lin, Vcpu::Access::Execute, user, ph)) return false;
+                ph &= kPageMask;
+                host = memory.host_page(ph);
+                return host != nullptr;
+            };
+            std::unique_ptr<jit::Block> nb;
+            auto r = translator.translate(pc, cs_base, mode, fetch, nb);
+            if (r == Translator::Result::BufferFull) {
+                flush();
+                r = translator.translate(pc, cs_base, mode, fetch, nb);
+            }
+            if (r == Translator::Result::FetchFault) {
+                cpu.translate(linear, Vcpu::Access::Execute, user, phys);
+                return nullptr;
+            }
+            if (r != Translator::Result::Ok) {
+                log_warning("cannot translate the block at {:#x}; stopping\n{}", pc, cpu.dump_state());
+                cpu.machine.request_shutdown(1);
+                return nullptr;
+            }
+            b = cache.insert(std::move(nb));
+            log_cat(logcat::kMmu, "translated {:#x} phys {:#x} mode {:#x} size {}", pc, phys, mode, b->guest_size);
+            mark_code_page(b->phys);
+            if (((b->phys + b->guest_size - 1) ^ b->phys) & kPageMask) mark_code_page(b->phys + b->guest_size - 1);
+            if (b->phys_page2 != ~0ull) mark_code_page(b->phys_page2);
+        }
+        if (flat) jc = JumpCacheEntry{pc, mode, b->code, 0};
+        return b;
+    }
+
+    StopReason run() {
+        CpuState& s = cpu.state;
+        for (;;) {
+            if (cpu.machine.shutdown_requested()) return StopReason::Shutdown;
+            if (cpu.triple_faulted) {
+                log_warning("triple fault; CPU state:\n{}", cpu.dump_state());
+                return StopReason::Reset;
+            }
+            if (cpu.machine.reset_requested()) return StopReason::Reset;
+            if (std::atomic_ref<uint32_t>(s.exit_request).exchange(0)) return StopReason::Kicked;
+            if (s.halted) return StopReason::Halted;
+            s.interrupt_shadow = false;
+
+            const uint32_t mode = compute_mode(s);
+            s.mode = mode;
+            jit::Block* from = static_cast<jit::Block*>(s.chain_block);
+            const int exit_index = int(s.chain_exit);
+            s.chain_block = nullptr;
+            jit::Block* b = find_block(mode);
+            if (!b) continue;
+            // Chain a direct exit that led here when both blocks share a page
+            // and mode (their translation cannot diverge without a TLB flush).
+            if (from && from->valid && b->valid && from->mode == b->mode &&
+                (from->pc >> 12) == (b->pc >> 12) && from->cs_base == b->cs_base &&
+                size_t(exit_index) < from->exits.size() && from->exits[size_t(exit_index)].target_pc == b->pc)
+                jit::BlockCache::chain(from, exit_index, b);
+            if (log_enabled(logcat::kExec)) {
+                log_write("Trace {:#x} [{:04x}:{:#x}] mode {:#x}", uintptr_t(b->code), s.seg[CS].selector, s.rip, mode);
+                if (log_enabled(logcat::kCpu)) log_write("{}", cpu.dump_state());
+            }
+            thunks.enter(&s, b->code);
+        }
+    }
+};
+
+TcgEngine::TcgEngine(Vcpu& cpu, PhysicalMemory& memory, IoBus& ports)
+    : impl_(std::make_unique<Impl>(cpu, memory, ports)) {
+    cpu.tcg = this;
+}
+
+TcgEngine::~TcgEngine() = default;
+
+StopReason TcgEngine::run() { return impl_->run(); }
+
+void TcgEngine::flush_translations() { impl_->flush(); }
+
+} // namespace hayate
