@@ -1,0 +1,242 @@
+// The differential tester's driver: one Catch2 test case per family of
+// forms, each form run on a number of seeded random cases natively and
+// through Hayate.
+//
+//   difftest                        every family
+//   difftest "[alu]"                one family (tags: see the TEST_CASEs below)
+//   difftest --form "add r32, m32" --verbose --iters 5
+//                                   forms whose name contains the text, each case printed
+//   difftest --self-check           native against native (checks the tester itself)
+//   difftest --list-forms           the form names
+#define CATCH_CONFIG_RUNNER
+#define CATCH_CONFIG_NO_POSIX_SIGNALS // the native runner owns SIGFPE/SIGSEGV
+#include "tests/difftest/gen.h"
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstring>
+#include <map>
+
+namespace difftest {
+
+namespace {
+
+struct Options {
+    int iters = 200;
+    uint64_t seed = 1;
+    std::string form;
+    bool verbose = false;
+    bool self_check = false;
+    bool list_forms = false;
+    int max_reports = 3;
+} g_opt;
+
+uint64_t hash_name(const std::string& s) {
+    uint64_t h = 1469598103934665603ull;
+    for (char ch : s) h = (h ^ uint8_t(ch)) * 1099511628211ull;
+    return h;
+}
+
+Runner& native_runner() {
+    static std::unique_ptr<Runner> r = make_native_runner();
+    return *r;
+}
+
+// The runner compared against the host: Hayate, or the host again (--self-check).
+std::unique_ptr<Runner> g_guest;
+bool g_guest_made = false;
+std::string g_guest_why;
+
+Runner* other_runner(std::string& why) {
+    if (g_opt.self_check) return &native_runner();
+    native_runner(); // its signal handlers catch crashes of the guest side too
+    if (!g_guest_made || (g_guest && g_guest->broken())) {
+        g_guest.reset(); // a crashed engine may be inconsistent: leak nothing we can free, rebuild
+        g_guest = make_guest_runner(g_guest_why);
+        g_guest_made = true;
+    }
+    why = g_guest_why;
+    return g_guest.get();
+}
+
+class ErrorFlag : public asmjit::ErrorHandler {
+  public:
+    bool failed = false;
+    std::string message;
+    void handleError(asmjit::Error, const char* msg, asmjit::BaseEmitter*) override {
+        if (!failed) message = msg;
+        failed = true;
+    }
+};
+
+bool make_case(const Form& form, Rng& rng, Case& c, std::string& error) {
+    for (int attempt = 0; attempt < 50; attempt++) {
+        c = Case{};
+        c.data.resize(kDataSize);
+        for (size_t i = 0; i < kDataSize; i += 8) {
+            uint64_t v = rng.next();
+            std::memcpy(c.data.data() + i, &v, 8);
+        }
+        asmjit::CodeHolder code;
+        code.init(asmjit::Environment::host(), kSnippetAddr);
+        ErrorFlag errors;
+        code.setErrorHandler(&errors);
+        x86::Assembler a(&code);
+        a.addDiagnosticOptions(asmjit::DiagnosticOptions::kValidateAssembler);
+        Gen g(rng, c, a);
+        for (int i = 0; i < 16; i++) c.init.gpr[i] = g.value(64);
+        c.init.gpr[4] = kStackTop - 8 * rng.below(64);
+        g.random_flags();
+        g.set_df(false);
+        for (int i = 0; i < 16; i++) g.fill_xmm(i, rng.chance(50) ? Lanes::Bytes : Lanes::F64);
+        form.emit(g);
+        if (errors.failed) {
+            error = errors.message;
+            continue;
+        }
+        code.flatten();
+        code.relocateToBase(kSnippetAddr);
+        c.code.resize(code.codeSize());
+        code.copyFlattenedData(c.code.data(), c.code.size());
+        if (c.code.size() > kSnippetMax) {
+            error = "snippet too large";
+            continue;
+        }
+        return true;
+    }
+    return false;
+}
+
+void print_case(const char* what, const Form& form, int index, const Case& c, const RunResult& n,
+                const RunResult& g, const Comparison& cmp) {
+    std::string out = std::string(what) + " " + form.name + " #" + std::to_string(index) + ": " +
+                      disassemble(c.code) + "\n initial state:\n" + describe_state(c.init, true) +
+                      " native:\n" + describe_result(n, true) + " hayate:\n" + describe_result(g, true);
+    if (!cmp.diff.empty()) out += " differences:\n" + cmp.diff;
+    std::fputs(out.c_str(), stdout);
+    std::fputs("\n", stdout);
+}
+
+void run_family(const char* family) {
+    if (g_opt.list_forms) {
+        for (auto& f : families())
+            if (!std::strcmp(f.name, family))
+                for (auto& form : f.make()) std::printf("%s: %s\n", family, form.name.c_str());
+        return;
+    }
+    std::string why;
+    Runner& native = native_runner();
+    Runner* other = other_runner(why);
+    if (!other) {
+        WARN("Hayate's engine is not available (" << why << "); use --self-check to test the tester");
+        return;
+    }
+    const Family* fam = nullptr;
+    for (auto& f : families())
+        if (!std::strcmp(f.name, family)) fam = &f;
+    REQUIRE(fam);
+    unsigned have = host_features();
+    std::vector<std::string> failing, undefined_only, skipped;
+    int forms_run = 0;
+    for (const Form& form : fam->make()) {
+        if (!g_opt.form.empty() && form.name.find(g_opt.form) == std::string::npos) continue;
+        if (form.features & ~have) {
+            skipped.push_back(form.name);
+            continue;
+        }
+        forms_run++;
+        Rng rng(g_opt.seed * 0x2545f4914f6cdd1dull ^ hash_name(form.name));
+        int mismatches = 0, undef = 0, faults = 0;
+        for (int i = 0; i < g_opt.iters; i++) {
+            Case c;
+            std::string error;
+            if (!make_case(form, rng, c, error)) {
+                FAIL_CHECK("form " << form.name << " cannot be assembled: " << error);
+                break;
+            }
+            RunResult n = native.run(c);
+            RunResult g = other->run(c);
+            if (other->broken()) other = other_runner(why);
+            if (!other) break;
+            Comparison cmp = compare(c, n, g, undefined_flags_of(c.code));
+            if (n.vector >= 0) faults++;
+            if (!cmp.match) {
+                if (++mismatches <= g_opt.max_reports) print_case("MISMATCH", form, i, c, n, g, cmp);
+            } else if (cmp.undefined_only) {
+                if (++undef <= 1 || g_opt.verbose)
+                    print_case("undefined flags differ:", form, i, c, n, g, cmp);
+            } else if (g_opt.verbose) {
+                print_case("ok", form, i, c, n, g, cmp);
+            }
+        }
+        if (mismatches)
+            failing.push_back(form.name + " (" + std::to_string(mismatches) + "/" +
+                              std::to_string(g_opt.iters) + ")");
+        if (undef) undefined_only.push_back(form.name);
+        if (g_opt.verbose)
+            std::printf("form %s: %d mismatches, %d faulting cases\n", form.name.c_str(), mismatches, faults);
+        CHECK_FALSE(mismatches);
+        if (mismatches) { UNSCOPED_INFO("failing form: " << form.name); }
+    }
+    auto join = [](const std::vector<std::string>& v) {
+        std::string s;
+        for (auto& x : v) s += "\n    " + x;
+        return s;
+    };
+    std::printf("[%s] %d forms, %zu failing%s\n", family, forms_run, failing.size(), join(failing).c_str());
+    if (!undefined_only.empty())
+        std::printf("[%s] forms differing only in undefined flags (warning):%s\n", family,
+                    join(undefined_only).c_str());
+    if (!skipped.empty())
+        std::printf("[%s] skipped (host lacks the feature):%s\n", family, join(skipped).c_str());
+    std::fflush(stdout);
+}
+
+} // namespace
+
+const std::vector<Family>& families() {
+    static const std::vector<Family> list = {
+        {"alu", forms_alu},           {"shift", forms_shift},         {"muldiv", forms_muldiv},
+        {"bit", forms_bit},           {"cond", forms_cond},           {"string", forms_string},
+        {"stack", forms_stack},       {"atomic", forms_atomic},       {"misc", forms_misc},
+        {"sse_move", forms_sse_move}, {"sse_arith", forms_sse_arith}, {"sse_cmp", forms_sse_cmp},
+        {"sse_cvt", forms_sse_cvt},   {"sse_logic", forms_sse_logic}, {"sse_int", forms_sse_int},
+    };
+    return list;
+}
+
+} // namespace difftest
+
+using difftest::run_family;
+
+TEST_CASE("integer ALU, moves, LEA", "[alu][int]") { run_family("alu"); }
+TEST_CASE("shifts and rotates", "[shift][int]") { run_family("shift"); }
+TEST_CASE("multiply and divide", "[muldiv][int]") { run_family("muldiv"); }
+TEST_CASE("bit operations, BMI1/BMI2", "[bit][int]") { run_family("bit"); }
+TEST_CASE("cmovcc, setcc, jcc, loop", "[cond][int]") { run_family("cond"); }
+TEST_CASE("string operations", "[string][int]") { run_family("string"); }
+TEST_CASE("stack, call, ret", "[stack][int]") { run_family("stack"); }
+TEST_CASE("xadd, cmpxchg, locked forms", "[atomic][int]") { run_family("atomic"); }
+TEST_CASE("misc integer", "[misc][int]") { run_family("misc"); }
+TEST_CASE("SSE moves", "[sse_move][sse]") { run_family("sse_move"); }
+TEST_CASE("SSE arithmetic", "[sse_arith][sse]") { run_family("sse_arith"); }
+TEST_CASE("SSE compares", "[sse_cmp][sse]") { run_family("sse_cmp"); }
+TEST_CASE("SSE conversions", "[sse_cvt][sse]") { run_family("sse_cvt"); }
+TEST_CASE("SSE logic and shuffles", "[sse_logic][sse]") { run_family("sse_logic"); }
+TEST_CASE("SSE integer, shifts, pack/unpack", "[sse_int][sse]") { run_family("sse_int"); }
+
+int main(int argc, char** argv) {
+    Catch::Session session;
+    using namespace Catch::clara;
+    auto& o = difftest::g_opt;
+    auto cli = session.cli() | Opt(o.iters, "n")["--iters"]("random cases per form (default 200)") |
+               Opt(o.seed, "seed")["--seed"]("random seed (default 1)") |
+               Opt(o.form, "text")["--form"]("only forms whose name contains this text") |
+               Opt(o.verbose)["--verbose"]("print every case") |
+               Opt(o.self_check)["--self-check"]("compare the host with itself (tests the tester)") |
+               Opt(o.list_forms)["--list-forms"]("print the form names") |
+               Opt(o.max_reports, "n")["--max-reports"]("mismatches printed per form (default 3)");
+    session.cli(cli);
+    int rc = session.applyCommandLine(argc, argv);
+    if (rc != 0) return rc;
+    return session.run();
+}
