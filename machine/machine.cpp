@@ -23,13 +23,15 @@ constexpr ComPort kComPorts[] = {{0x3f8, 4}, {0x2f8, 3}, {0x3e8, 4}, {0x2e8, 3}}
 
 bool is_linux_bzimage(std::span<const uint8_t> b) {
     // The real-mode setup header: "HdrS" at 0x202 after the 0xAA55 boot sector signature.
-    return b.size() >= 0x206 && b[0x1fe] == 0x55 && b[0x1ff] == 0xaa && std::memcmp(b.data() + 0x202, "HdrS", 4) == 0;
+    return b.size() >= 0x206 && b[0x1fe] == 0x55 && b[0x1ff] == 0xaa &&
+           std::memcmp(b.data() + 0x202, "HdrS", 4) == 0;
 }
 
 } // namespace
 
 Machine::Machine(const MachineOptions& options) : options_(options) {
-    if (options_.accel != "tcg") throw std::runtime_error(fmt::format("-accel {}: not supported", options_.accel));
+    if (options_.accel != "tcg")
+        throw std::runtime_error(fmt::format("-accel {}: not supported", options_.accel));
     memory_ = std::make_unique<PhysicalMemory>(options_.ram_bytes);
     vcpus_.push_back(std::make_unique<Vcpu>(*this, 0));
     build_board();
@@ -61,7 +63,8 @@ void Machine::build_board() {
         com++;
     }
     for (const auto& d : options_.debug_exit) {
-        auto dev = std::make_unique<DebugExit>(*this);
+        auto dev = std::make_unique<DebugExit>("isa-debug-exit", d.iosize,
+                                               [this](int status) { request_shutdown(status); });
         ports_.map(d.iobase, d.iosize, dev.get(), "isa-debug-exit");
         devices_.push_back(std::move(dev));
     }

@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
     if (!options.log_file.empty()) {
         log_file = std::fopen(options.log_file.c_str(), "w");
         if (!log_file) {
-            std::fprintf(stderr, "hayate: -D %s: cannot open: %s\n", options.log_file.c_str(), strerror(errno));
+            std::fprintf(stderr, "hayate: -D %s: cannot open: %s\n", options.log_file.c_str(),
+                         strerror(errno));
             return 1;
         }
         // Line buffered, so the log is complete up to a crash or a kill.

@@ -59,7 +59,7 @@ constexpr uint32_t kMmapEntrySize = 24;
 constexpr uint32_t kModuleEntrySize = 16;
 
 // Low-memory layout of a PC (what a BIOS E820 map reports).
-constexpr uint64_t kLowRamEnd = 0x9fc00;  // conventional memory minus the EBDA
+constexpr uint64_t kLowRamEnd = 0x9fc00; // conventional memory minus the EBDA
 constexpr uint64_t kEbdaEnd = 0xa0000;
 constexpr uint64_t kBiosStart = 0xf0000;
 constexpr uint64_t kHighRamStart = 0x100000;
@@ -105,19 +105,22 @@ struct Placement {
               uint64_t memsz) {
         uint64_t ram = memory.ram_size();
         if (addr >= k4G || memsz > k4G - addr)
-            fail(file, fmt::format("{} at {:#x} (size {:#x}) reaches above 4 GiB, where multiboot cannot load",
-                                   what, addr, memsz));
+            fail(file,
+                 fmt::format("{} at {:#x} (size {:#x}) reaches above 4 GiB, where multiboot cannot load",
+                             what, addr, memsz));
         if (addr >= ram || memsz > ram - addr)
-            fail(file, fmt::format("{} at {:#x}-{:#x} does not fit in guest RAM ({} MiB; try a larger -m)", what,
-                                   addr, addr + memsz, ram >> 20));
+            fail(file, fmt::format("{} at {:#x}-{:#x} does not fit in guest RAM ({} MiB; try a larger -m)",
+                                   what, addr, addr + memsz, ram >> 20));
         if (overlaps(addr, addr + memsz))
-            fail(file, fmt::format("{} at {:#x}-{:#x} overlaps something already loaded", what, addr, addr + memsz));
+            fail(file, fmt::format("{} at {:#x}-{:#x} overlaps something already loaded", what, addr,
+                                   addr + memsz));
         if (!memory.write_bytes(addr, data.data(), data.size()))
             fail(file, fmt::format("{} at {:#x} is not plain RAM", what, addr));
         std::vector<uint8_t> zeros(std::min<uint64_t>(memsz - data.size(), 1 << 20));
         for (uint64_t a = addr + data.size(); a < addr + memsz;) {
             uint64_t n = std::min<uint64_t>(zeros.size(), addr + memsz - a);
-            if (!memory.write_bytes(a, zeros.data(), n)) fail(file, fmt::format("{} at {:#x} is not plain RAM", what, a));
+            if (!memory.write_bytes(a, zeros.data(), n))
+                fail(file, fmt::format("{} at {:#x} is not plain RAM", what, a));
             a += n;
         }
         if (memsz) used.push_back({addr, addr + memsz});
@@ -136,23 +139,26 @@ Kernel load_kludge(Placement& pl, const FileImage& f, size_t hdr) {
     uint32_t header_addr = rd32(b, hdr + 12), load_addr = rd32(b, hdr + 16), load_end = rd32(b, hdr + 20),
              bss_end = rd32(b, hdr + 24), entry = rd32(b, hdr + 28);
     if (load_addr > header_addr)
-        fail(name, fmt::format("multiboot load_addr {:#x} is above header_addr {:#x}", load_addr, header_addr));
+        fail(name,
+             fmt::format("multiboot load_addr {:#x} is above header_addr {:#x}", load_addr, header_addr));
     // The file offset that load_addr corresponds to.
     uint64_t before_header = header_addr - load_addr;
     if (before_header > hdr)
-        fail(name, fmt::format("multiboot header_addr {:#x} - load_addr {:#x} points before the start of the file",
-                               header_addr, load_addr));
+        fail(name,
+             fmt::format("multiboot header_addr {:#x} - load_addr {:#x} points before the start of the file",
+                         header_addr, load_addr));
     uint64_t file_off = hdr - before_header;
     uint64_t size;
     if (load_end == 0) {
         size = b.size() - file_off;
     } else {
         if (load_end < load_addr)
-            fail(name, fmt::format("multiboot load_end_addr {:#x} is below load_addr {:#x}", load_end, load_addr));
+            fail(name,
+                 fmt::format("multiboot load_end_addr {:#x} is below load_addr {:#x}", load_end, load_addr));
         size = load_end - load_addr;
         if (size > b.size() - file_off)
-            fail(name, fmt::format("multiboot load_end_addr {:#x} is past the end of the file ({} bytes)", load_end,
-                                   b.size()));
+            fail(name, fmt::format("multiboot load_end_addr {:#x} is past the end of the file ({} bytes)",
+                                   load_end, b.size()));
     }
     uint64_t memsz = size;
     if (bss_end != 0) {
@@ -171,7 +177,8 @@ struct Segment {
     uint64_t offset, vaddr, paddr, filesz, memsz;
 };
 
-template <typename Ehdr, typename Phdr> Kernel load_elf_class(Placement& pl, const FileImage& f, uint16_t machine) {
+template <typename Ehdr, typename Phdr>
+Kernel load_elf_class(Placement& pl, const FileImage& f, uint16_t machine) {
     auto b = f.bytes();
     const std::string& name = f.path();
     if (b.size() < sizeof(Ehdr)) fail(name, "ELF header is truncated");
@@ -179,15 +186,20 @@ template <typename Ehdr, typename Phdr> Kernel load_elf_class(Placement& pl, con
     std::memcpy(&eh, b.data(), sizeof eh);
     if (eh.e_ident[EI_DATA] != ELFDATA2LSB) fail(name, "ELF file is not little-endian");
     if (eh.e_machine != machine)
-        fail(name, fmt::format("ELF machine {} is not x86 ({} expected for this ELF class)", eh.e_machine, machine));
-    if (eh.e_type != ET_EXEC) fail(name, fmt::format("ELF type {} is not an executable (ET_EXEC)", eh.e_type));
+        fail(name, fmt::format("ELF machine {} is not x86 ({} expected for this ELF class)", eh.e_machine,
+                               machine));
+    if (eh.e_type != ET_EXEC)
+        fail(name, fmt::format("ELF type {} is not an executable (ET_EXEC)", eh.e_type));
     if (eh.e_phnum == 0) fail(name, "ELF file has no program headers");
     if (eh.e_phnum == PN_XNUM) fail(name, "ELF file has too many program headers");
-    if (eh.e_phentsize < sizeof(Phdr)) fail(name, fmt::format("ELF program header size {} is too small", eh.e_phentsize));
+    if (eh.e_phentsize < sizeof(Phdr))
+        fail(name, fmt::format("ELF program header size {} is too small", eh.e_phentsize));
     uint64_t ph_end = uint64_t(eh.e_phoff) + uint64_t(eh.e_phnum) * eh.e_phentsize;
     if (eh.e_phoff > b.size() || ph_end > b.size())
-        fail(name, fmt::format("ELF program headers (offset {:#x}, {} entries) run past the end of the file ({} bytes)",
-                               uint64_t(eh.e_phoff), eh.e_phnum, b.size()));
+        fail(name,
+             fmt::format(
+                 "ELF program headers (offset {:#x}, {} entries) run past the end of the file ({} bytes)",
+                 uint64_t(eh.e_phoff), eh.e_phnum, b.size()));
 
     std::vector<Segment> segs;
     for (unsigned i = 0; i < eh.e_phnum; i++) {
@@ -196,11 +208,13 @@ template <typename Ehdr, typename Phdr> Kernel load_elf_class(Placement& pl, con
         Segment s{ph.p_type, ph.p_offset, ph.p_vaddr, ph.p_paddr, ph.p_filesz, ph.p_memsz};
         if (s.type != PT_LOAD || s.memsz == 0) continue;
         if (s.filesz > s.memsz)
-            fail(name, fmt::format("ELF segment {} has file size {:#x} larger than its memory size {:#x}", i, s.filesz,
-                                   s.memsz));
+            fail(name, fmt::format("ELF segment {} has file size {:#x} larger than its memory size {:#x}", i,
+                                   s.filesz, s.memsz));
         if (s.offset > b.size() || s.filesz > b.size() - s.offset)
-            fail(name, fmt::format("ELF segment {} (offset {:#x}, size {:#x}) runs past the end of the file ({} bytes)",
-                                   i, s.offset, s.filesz, b.size()));
+            fail(name,
+                 fmt::format(
+                     "ELF segment {} (offset {:#x}, size {:#x}) runs past the end of the file ({} bytes)", i,
+                     s.offset, s.filesz, b.size()));
         pl.load(name, fmt::format("ELF segment {}", i), s.paddr, b.subspan(s.offset, s.filesz), s.memsz);
         segs.push_back(s);
     }
@@ -255,9 +269,11 @@ MultibootBoot load_multiboot(PhysicalMemory& memory, const FileImage& kernel, co
     // Bits 0-15 are requirements: a loader must refuse what it cannot honour.
     // Bits 16-31 are optional features and may be ignored.
     if (flags & kFlagVideoMode)
-        fail(kernel.path(), "kernel requires video mode information (multiboot flag 2); hayate has no display");
+        fail(kernel.path(),
+             "kernel requires video mode information (multiboot flag 2); hayate has no display");
     uint32_t unknown = flags & 0xffff & ~(kFlagPageAlignModules | kFlagMemoryInfo | kFlagVideoMode);
-    if (unknown) fail(kernel.path(), fmt::format("kernel requires unknown multiboot features (flags {:#x})", unknown));
+    if (unknown)
+        fail(kernel.path(), fmt::format("kernel requires unknown multiboot features (flags {:#x})", unknown));
 
     Placement pl{memory, {}};
     Kernel k = (flags & kFlagAddressFields) ? load_kludge(pl, kernel, hdr) : load_elf(pl, kernel);
@@ -266,7 +282,8 @@ MultibootBoot load_multiboot(PhysicalMemory& memory, const FileImage& kernel, co
     MultibootBoot boot;
     boot.entry = uint32_t(k.entry);
     boot.kernel_start = uint32_t(pl.used.front().start);
-    for (const auto& r : pl.used) boot.kernel_start = std::min<uint32_t>(boot.kernel_start, uint32_t(r.start));
+    for (const auto& r : pl.used)
+        boot.kernel_start = std::min<uint32_t>(boot.kernel_start, uint32_t(r.start));
     boot.kernel_end = uint32_t(pl.top());
 
     // Modules go page-aligned above the kernel; that satisfies flag 0 always.
@@ -305,10 +322,12 @@ MultibootBoot load_multiboot(PhysicalMemory& memory, const FileImage& kernel, co
 
     // Low memory if it is free (kernels rarely reuse it early), else above the modules.
     uint64_t base = kLowInfoAddr;
-    if (base + size > std::min(kLowRamEnd, ram) || pl.overlaps(base, base + size)) base = align_up(pl.top(), kPageSize);
+    if (base + size > std::min(kLowRamEnd, ram) || pl.overlaps(base, base + size))
+        base = align_up(pl.top(), kPageSize);
     if (base + size > ram || base + size > k4G)
-        fail(kernel.path(), fmt::format("no room for the multiboot information in guest RAM ({} MiB; try a larger -m)",
-                                        ram >> 20));
+        fail(kernel.path(),
+             fmt::format("no room for the multiboot information in guest RAM ({} MiB; try a larger -m)",
+                         ram >> 20));
 
     std::vector<uint8_t> blob(size, 0);
     uint32_t str = uint32_t(base) + strings_off;

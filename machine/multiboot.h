@@ -41,9 +41,9 @@ MultibootHeaderSearch find_multiboot_header(std::span<const uint8_t> image);
 
 // Where the loaded kernel starts and what it finds in its registers.
 struct MultibootBoot {
-    uint32_t entry = 0;     // EIP, flat 32-bit protected mode, paging off
-    uint32_t info_addr = 0; // EBX: the multiboot information structure
-    uint32_t kernel_start = 0, kernel_end = 0; // physical extent of the image (with bss)
+    uint32_t entry = 0;                                 // EIP, flat 32-bit protected mode, paging off
+    uint32_t info_addr = 0;                             // EBX: the multiboot information structure
+    uint32_t kernel_start = 0, kernel_end = 0;          // physical extent of the image (with bss)
     std::vector<std::pair<uint32_t, uint32_t>> modules; // [start, end) of each module
 };
 

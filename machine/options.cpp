@@ -79,8 +79,10 @@ std::string split_props(const std::string& s, std::vector<std::pair<std::string,
         std::string item = s.substr(pos, comma - pos);
         if (item.empty()) return "empty item";
         size_t eq = item.find('=');
-        if (eq == std::string::npos) out.emplace_back(item, "");
-        else out.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+        if (eq == std::string::npos)
+            out.emplace_back(item, "");
+        else
+            out.emplace_back(item.substr(0, eq), item.substr(eq + 1));
         pos = comma + 1;
     }
     return {};
@@ -99,10 +101,14 @@ std::optional<uint64_t> parse_uint(const std::string& s) {
     for (; i < s.size(); i++) {
         char c = s[i];
         unsigned d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (base == 16 && c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else if (base == 16 && c >= 'A' && c <= 'F') d = c - 'A' + 10;
-        else return std::nullopt;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (base == 16 && c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else if (base == 16 && c >= 'A' && c <= 'F')
+            d = c - 'A' + 10;
+        else
+            return std::nullopt;
         if (v > (UINT64_MAX - d) / base) return std::nullopt;
         v = v * base + d;
     }
@@ -137,11 +143,16 @@ std::optional<uint64_t> parse_size(const std::string& s, unsigned default_shift)
     unsigned shift = default_shift;
     if (i < s.size()) {
         switch (s[i]) {
-        case 'b': case 'B': shift = 0; break;
-        case 'k': case 'K': shift = 10; break;
-        case 'm': case 'M': shift = 20; break;
-        case 'g': case 'G': shift = 30; break;
-        case 't': case 'T': shift = 40; break;
+        case 'b':
+        case 'B': shift = 0; break;
+        case 'k':
+        case 'K': shift = 10; break;
+        case 'm':
+        case 'M': shift = 20; break;
+        case 'g':
+        case 'G': shift = 30; break;
+        case 't':
+        case 'T': shift = 40; break;
         default: return std::nullopt;
         }
         i++;
@@ -202,9 +213,12 @@ std::string parse_initrd(Parser& p, const std::string& arg) {
 
 std::string parse_serial(Parser& p, const std::string& arg) {
     SerialOption s;
-    if (arg == "stdio") s.kind = SerialOption::Kind::Stdio;
-    else if (arg == "null") s.kind = SerialOption::Kind::Null;
-    else if (arg == "none") s.kind = SerialOption::Kind::None;
+    if (arg == "stdio")
+        s.kind = SerialOption::Kind::Stdio;
+    else if (arg == "null")
+        s.kind = SerialOption::Kind::Null;
+    else if (arg == "none")
+        s.kind = SerialOption::Kind::None;
     else if (arg.starts_with("file:") && arg.size() > 5) {
         s.kind = SerialOption::Kind::File;
         s.path = arg.substr(5);
@@ -219,7 +233,8 @@ std::string parse_serial(Parser& p, const std::string& arg) {
     if (s.kind == SerialOption::Kind::None) return {};
     size_t used = 0;
     for (const auto& x : p.opts.serial) used += x.kind != SerialOption::Kind::None;
-    if (used >= kMaxSerial) return fmt::format("-serial {}: at most {} serial ports (COM1-COM4)", arg, kMaxSerial);
+    if (used >= kMaxSerial)
+        return fmt::format("-serial {}: at most {} serial ports (COM1-COM4)", arg, kMaxSerial);
     p.opts.serial.push_back(s);
     return {};
 }
@@ -242,8 +257,10 @@ std::string parse_device(Parser& p, const std::string& arg) {
         if (!v) return fmt::format("-device {}: {}='{}' is not a number", arg, key, val);
         *target = *v;
     }
-    if (iosize == 0 || iosize > 0x10000 || iobase >= 0x10000 || iobase + iosize > 0x10000)
-        return fmt::format("-device {}: ports {:#x}+{:#x} are outside the 64 KiB I/O space", arg, iobase, iosize);
+    if (iosize == 0 || iosize > 4) return fmt::format("-device {}: iosize must be 1 to 4 ports", arg);
+    if (iobase >= 0x10000 || iobase + iosize > 0x10000)
+        return fmt::format("-device {}: ports {:#x}+{:#x} are outside the 64 KiB I/O space", arg, iobase,
+                           iosize);
     d.iobase = uint16_t(iobase);
     d.iosize = uint16_t(iosize);
     p.opts.debug_exit.push_back(d);
@@ -257,7 +274,8 @@ std::string parse_accel(Parser& p, const std::string& arg) {
     if (name == "kvm") return "-accel kvm: not supported yet";
     if (name != "tcg" || !props.front().second.empty())
         return fmt::format("-accel {}: unknown accelerator (supported: tcg)", name);
-    if (props.size() > 1) return fmt::format("-accel {}: tcg options are not supported ('{}')", arg, props[1].first);
+    if (props.size() > 1)
+        return fmt::format("-accel {}: tcg options are not supported ('{}')", arg, props[1].first);
     p.opts.accel = name;
     return {};
 }
@@ -269,7 +287,8 @@ ParseResult parse_command_line(int argc, char** argv) {
     for (; p.i < argc; p.i++) {
         std::string raw = argv[p.i];
         if (raw.size() < 2 || raw[0] != '-')
-            return error(fmt::format("'{}': disk images are not supported yet (no disk boot); use -kernel", raw));
+            return error(
+                fmt::format("'{}': disk images are not supported yet (no disk boot); use -kernel", raw));
         // QEMU accepts --opt for every -opt.
         std::string opt = raw.starts_with("--") ? raw.substr(1) : raw;
 
@@ -299,19 +318,24 @@ ParseResult parse_command_line(int argc, char** argv) {
         const std::string& arg = *v;
 
         std::string err;
-        if (opt == "-m") err = parse_memory(p, arg);
+        if (opt == "-m")
+            err = parse_memory(p, arg);
         else if (opt == "-kernel") {
             if (arg.empty()) err = "-kernel: empty file name";
             p.opts.kernel = arg;
-        } else if (opt == "-append") p.opts.append = arg;
-        else if (opt == "-initrd") err = parse_initrd(p, arg);
-        else if (opt == "-serial") err = parse_serial(p, arg);
+        } else if (opt == "-append")
+            p.opts.append = arg;
+        else if (opt == "-initrd")
+            err = parse_initrd(p, arg);
+        else if (opt == "-serial")
+            err = parse_serial(p, arg);
         else if (opt == "-device") {
             if (arg == "help" || arg == "?")
                 return done("Devices -device can add:\n  isa-debug-exit  iobase=PORT (0x501), iosize=N (2): "
                             "writing V ends hayate with status (V << 1) | 1\n");
             err = parse_device(p, arg);
-        } else if (opt == "-accel") err = parse_accel(p, arg);
+        } else if (opt == "-accel")
+            err = parse_accel(p, arg);
         else if (opt == "-d") {
             if (arg == "help" || arg == "?") return done(log_mask_help());
             err = parse_log_mask(arg, p.opts.log_mask);
@@ -319,7 +343,9 @@ ParseResult parse_command_line(int argc, char** argv) {
             if (arg.empty()) err = "-D: empty file name";
             p.opts.log_file = arg;
         } else if (opt == "-display") {
-            if (arg != "none") err = fmt::format("-display {}: not supported (hayate has no display; use -display none)", arg);
+            if (arg != "none")
+                err =
+                    fmt::format("-display {}: not supported (hayate has no display; use -display none)", arg);
         }
         if (!err.empty()) return error(err);
     }

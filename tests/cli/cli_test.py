@@ -17,7 +17,8 @@ import tempfile
 
 HAYATE, DEMO, VERSION = sys.argv[1:4]
 TMP = tempfile.mkdtemp(prefix='hayate-cli-')
-DEBUG_EXIT = ['-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04']
+# -no-reboot: a kernel that crashes ends the run (status 0) instead of rebooting forever.
+DEBUG_EXIT = ['-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04']
 results = []
 
 
@@ -44,7 +45,7 @@ def check(name, args, status, stdout=(), stderr=(), timeout=20, prefix=()):
     for text in stderr:
         if text not in err:
             problems.append('stderr lacks %r' % text)
-    if status == 1 and code == 1 and not stdout:
+    if status == 1 and code == 1 and stderr:
         # An error is one line on stderr, prefixed like every hayate message.
         lines = err.strip().splitlines()
         if len(lines) != 1 or not lines[0].startswith('hayate: '):

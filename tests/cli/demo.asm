@@ -271,7 +271,10 @@ newline:
 
 ; put_dec: eax = unsigned value
 put_dec:
-    pushad
+    push eax
+    push ebx
+    push ecx
+    push edx
     mov ebx, 10
     xor ecx, ecx
 .divide:
@@ -286,12 +289,17 @@ put_dec:
     add al, '0'
     call putc
     loop .emit
-    popad
+    pop edx
+    pop ecx
+    pop ebx
+    pop eax
     ret
 
 ; put_hex: eax = value, printed as 0x and 8 digits
 put_hex:
-    pushad
+    push eax
+    push ecx
+    push edx
     mov edx, eax
     mov al, '0'
     call putc
@@ -305,7 +313,9 @@ put_hex:
     mov al, [hex_digits + eax]
     call putc
     loop .digit
-    popad
+    pop edx
+    pop ecx
+    pop eax
     ret
 
 hex_digits:  db "0123456789abcdef"
