@@ -395,7 +395,8 @@ void EmitContext::exit_to_dispatcher(uint64_t pc) {
 void EmitContext::emit_deferred() {
     // Deferred code may defer more; run until none is left.
     for (size_t i = 0; i < deferred_.size(); i++) {
-        auto fn = std::move(deferred_[i]);
+        auto [owner, fn] = std::move(deferred_[i]);
+        insn = owner;
         fn();
     }
     deferred_.clear();
@@ -412,6 +413,12 @@ namespace hayate {
 // after the TLB probe, and the host instruction computes the exact result and
 // flags (including the host's choice for undefined flags).
 bool EmitContext::emit_native(InstId id, bool align) {
+    // Some forms only accept a memory operand in one position (TEST r/m, r):
+    // if the first choice does not encode, put every CpuState register in a host register.
+    return emit_native_form(id, align, false) || emit_native_form(id, align, true);
+}
+
+bool EmitContext::emit_native_form(InstId id, bool align, bool all_surrogates) {
     const Insn& in = *insn;
     unsigned n = in.visible_operands();
     GuestOperand ops[ZYDIS_MAX_OPERAND_COUNT];
@@ -451,10 +458,12 @@ bool EmitContext::emit_native(InstId id, bool align) {
     int mem_like = mem_index >= 0 ? 1 : 0;
     for (unsigned i = 0; i < n; i++)
         if (ops[i].in_state) {
-            if (ops[i].written && ops[i].size == 4) surrogate[i] = true;
+            if (all_surrogates || (ops[i].written && ops[i].size == 4)) surrogate[i] = true;
             else mem_like++;
         }
-    for (unsigned i = 0; i < n && mem_like > 1; i++)
+    // Prefer surrogates for later (source) operands: forms like TEST only
+    // take their memory operand first.
+    for (unsigned i = n; i-- > 0 && mem_like > 1;)
         if (ops[i].in_state && !surrogate[i]) surrogate[i] = true, mem_like--;
 
     // Host registers for surrogates: T1, then borrowed registers the

@@ -127,7 +127,8 @@ class EmitContext {
     uint64_t wrap_pc(uint64_t v) const;
 
     // --- deferred cold code (slow paths), emitted after the block body ---
-    void defer(std::function<void()> fn) { deferred_.push_back(std::move(fn)); }
+    // The current instruction is restored while deferred code is emitted.
+    void defer(std::function<void()> fn) { deferred_.push_back({insn, std::move(fn)}); }
     void emit_deferred();
 
     // Direct exits whose host addresses are resolved once the block is committed.
@@ -145,7 +146,8 @@ class EmitContext {
     int mmu_index() const { return mode::mmu_index(mode); }
 
   private:
-    std::vector<std::function<void()>> deferred_;
+    bool emit_native_form(asmjit::InstId id, bool align, bool all_surrogates);
+    std::vector<std::pair<const Insn*, std::function<void()>>> deferred_;
 };
 
 // Fills GuestOperand for a Zydis register (GPR classes only); false otherwise.

@@ -99,7 +99,43 @@ struct Interp {
     uint64_t port_io();
     uint64_t popf();
     uint64_t lldt_ltr();
+    uint64_t access_check();
 };
+
+// LAR, LSL, VERR, VERW: ZF reports whether the selector passes; no faults for
+// a bad selector (only for the memory operand).
+uint64_t Interp::access_check() {
+    const ZydisMnemonic m = in.mnemonic();
+    if (!(s.cr0 & cr0::PE) || (s.eflags & flag::VM)) return ud();
+    const bool verify = m == ZYDIS_MNEMONIC_VERR || m == ZYDIS_MNEMONIC_VERW;
+    uint64_t v;
+    if (!read(verify ? 0 : 1, v, 2)) return kHelperExitHere;
+    const uint16_t sel = uint16_t(v);
+    bool ok = false;
+    Descriptor d;
+    uint64_t table = (sel & 4) ? s.ldtr.base : s.gdtr.base;
+    uint32_t limit = (sel & 4) ? s.ldtr.limit : s.gdtr.limit;
+    if ((sel & 0xfffc) && (sel | 7) <= limit && !((sel & 4) && !(s.ldtr.attr & segattr::kPresent))) {
+        if (!cpu.read_linear(table + (sel & 0xfff8), &d.raw, 8, false)) return kHelperExitHere;
+        const unsigned cpl = s.cpl(), rpl = sel & 3;
+        const bool priv_ok = d.conforming() || (d.dpl() >= cpl && d.dpl() >= rpl);
+        const bool lm = s.efer & efer::LMA;
+        if (m == ZYDIS_MNEMONIC_VERR) ok = d.s() && d.readable() && priv_ok;
+        else if (m == ZYDIS_MNEMONIC_VERW) ok = d.writable_data() && priv_ok;
+        else {
+            bool type_ok;
+            if (d.s()) type_ok = true;
+            else if (lm) type_ok = d.type() == 2 || d.type() == 9 || d.type() == 11;
+            else if (m == ZYDIS_MNEMONIC_LAR) type_ok = d.type() != 0 && d.type() != 8 && d.type() != 10 && d.type() != 13 && d.type() != 14 && d.type() != 15;
+            else type_ok = d.type() == 1 || d.type() == 2 || d.type() == 3 || d.type() == 9 || d.type() == 11;
+            ok = type_ok && (d.s() ? priv_ok : (d.dpl() >= cpl && d.dpl() >= rpl));
+        }
+    }
+    s.eflags = ok ? (s.eflags | flag::ZF) : (s.eflags & ~flag::ZF);
+    if (ok && m == ZYDIS_MNEMONIC_LAR) write(0, (d.raw >> 32) & 0x00ffff00);
+    if (ok && m == ZYDIS_MNEMONIC_LSL) write(0, d.limit());
+    return kHelperContinue;
+}
 
 uint64_t Interp::mov_special() {
     const ZydisDecodedOperand& d = in.ops[0];
@@ -445,6 +481,10 @@ uint64_t Interp::run() {
     case ZYDIS_MNEMONIC_LTR:
     case ZYDIS_MNEMONIC_SLDT:
     case ZYDIS_MNEMONIC_STR: return lldt_ltr();
+    case ZYDIS_MNEMONIC_LAR:
+    case ZYDIS_MNEMONIC_LSL:
+    case ZYDIS_MNEMONIC_VERR:
+    case ZYDIS_MNEMONIC_VERW: return access_check();
     case ZYDIS_MNEMONIC_JMP:
     case ZYDIS_MNEMONIC_CALL: return far_transfer();
     case ZYDIS_MNEMONIC_RET: return far_return();
@@ -456,6 +496,30 @@ uint64_t Interp::run() {
     case ZYDIS_MNEMONIC_POPF:
     case ZYDIS_MNEMONIC_POPFD:
     case ZYDIS_MNEMONIC_POPFQ: return popf();
+    case ZYDIS_MNEMONIC_PUSHA:
+    case ZYDIS_MNEMONIC_PUSHAD: {
+        const unsigned w = in.operand_width() / 8;
+        uint64_t sp = s.gpr[RSP];
+        const uint64_t original_sp = sp;
+        for (int r : {RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI})
+            if (!push(r == RSP ? original_sp : s.gpr[r], w, sp)) return kHelperExitHere;
+        set_sp(sp);
+        return kHelperContinue;
+    }
+    case ZYDIS_MNEMONIC_POPA:
+    case ZYDIS_MNEMONIC_POPAD: {
+        const unsigned w = in.operand_width() / 8;
+        uint64_t sp = s.gpr[RSP], v[8];
+        for (int i = 7; i >= 0; i--)
+            if (!pop(v[i], w, sp)) return kHelperExitHere;
+        const int order[8] = {RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI};
+        for (int i = 0; i < 8; i++)
+            if (order[i] != RSP) write_gpr(order[i], w, v[i]); // the saved SP is skipped
+        set_sp(sp);
+        return kHelperContinue;
+    }
+    case ZYDIS_MNEMONIC_CLD: s.eflags &= ~flag::DF; return kHelperContinue;
+    case ZYDIS_MNEMONIC_STD: s.eflags |= flag::DF; return kHelperContinue;
     case ZYDIS_MNEMONIC_CPUID: {
         uint32_t out[4];
         cpuid(cpu, uint32_t(s.gpr[RAX]), uint32_t(s.gpr[RCX]), out);

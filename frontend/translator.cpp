@@ -145,9 +145,9 @@ Translator::Result Translator::translate(uint64_t pc, uint64_t cs_base, uint32_t
     EmitContext c(a, thunks_, block.get(), mode);
 
     // Leave at block entry when another thread asked for it.
+    Insn entry{};
     {
         Label stop = a.newLabel();
-        Insn entry{};
         entry.pc = pc;
         entry.flags_live_after = live_in ? kZyArithFlags : 0;
         c.insn = &entry;
