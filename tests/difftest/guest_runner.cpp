@@ -104,7 +104,7 @@ class GuestRunner final : public Runner {
         set_long_mode(cpu);
         std::memcpy(s.gpr, c.init.gpr, sizeof s.gpr);
         s.rip = kSnippetAddr;
-        s.eflags = (c.init.rflags & kFlagMask) | 2;
+        s.eflags = (c.init.rflags & kFlagMask) | 0x202; // IF=1, as the native side runs (PUSHF sees it)
         std::memcpy(s.xmm, c.init.xmm, sizeof s.xmm);
         s.mxcsr = c.init.mxcsr;
         s.halted = false;

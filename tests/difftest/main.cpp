@@ -21,7 +21,7 @@ namespace difftest {
 namespace {
 
 struct Options {
-    int iters = 200;
+    int iters = 100;
     uint64_t seed = 1;
     std::string form;
     bool verbose = false;
@@ -146,6 +146,7 @@ void run_family(const char* family) {
         forms_run++;
         Rng rng(g_opt.seed * 0x2545f4914f6cdd1dull ^ hash_name(form.name));
         int mismatches = 0, undef = 0, faults = 0;
+        std::string first;
         for (int i = 0; i < g_opt.iters; i++) {
             Case c;
             std::string error;
@@ -160,6 +161,13 @@ void run_family(const char* family) {
             Comparison cmp = compare(c, n, g, undefined_flags_of(c.code));
             if (n.vector >= 0) faults++;
             if (!cmp.match) {
+                if (first.empty()) {
+                    first = disassemble(c.code);
+                    std::string d = cmp.diff.substr(0, cmp.diff.find('\n'));
+                    first += " --" + d.substr(d.find_first_not_of(' ') == std::string::npos
+                                                  ? 0
+                                                  : d.find_first_not_of(' '));
+                }
                 if (++mismatches <= g_opt.max_reports) print_case("MISMATCH", form, i, c, n, g, cmp);
             } else if (cmp.undefined_only) {
                 if (++undef <= 1 || g_opt.verbose)
@@ -170,7 +178,7 @@ void run_family(const char* family) {
         }
         if (mismatches)
             failing.push_back(form.name + " (" + std::to_string(mismatches) + "/" +
-                              std::to_string(g_opt.iters) + ")");
+                              std::to_string(g_opt.iters) + "): " + first);
         if (undef) undefined_only.push_back(form.name);
         if (g_opt.verbose)
             std::printf("form %s: %d mismatches, %d faulting cases\n", form.name.c_str(), mismatches, faults);
@@ -228,7 +236,7 @@ int main(int argc, char** argv) {
     Catch::Session session;
     using namespace Catch::clara;
     auto& o = difftest::g_opt;
-    auto cli = session.cli() | Opt(o.iters, "n")["--iters"]("random cases per form (default 200)") |
+    auto cli = session.cli() | Opt(o.iters, "n")["--iters"]("random cases per form (default 100)") |
                Opt(o.seed, "seed")["--seed"]("random seed (default 1)") |
                Opt(o.form, "text")["--form"]("only forms whose name contains this text") |
                Opt(o.verbose)["--verbose"]("print every case") |
