@@ -455,10 +455,15 @@ bool EmitContext::emit_native_form(InstId id, bool align, bool all_surrogates) {
     // Decide which CpuState-resident registers need a host surrogate: a
     // 32-bit write (must zero-extend), or more than one memory operand.
     bool surrogate[ZYDIS_MAX_OPERAND_COUNT] = {};
+    // BT* with a memory operand address a bit string: a register kept in
+    // CpuState must be a host register for them.
+    const ZydisMnemonic mn = in.mnemonic();
+    const bool bit_string = mn == ZYDIS_MNEMONIC_BT || mn == ZYDIS_MNEMONIC_BTS || mn == ZYDIS_MNEMONIC_BTR ||
+                            mn == ZYDIS_MNEMONIC_BTC;
     int mem_like = mem_index >= 0 ? 1 : 0;
     for (unsigned i = 0; i < n; i++)
         if (ops[i].in_state) {
-            if (all_surrogates || (ops[i].written && ops[i].size == 4)) surrogate[i] = true;
+            if (all_surrogates || bit_string || (ops[i].written && ops[i].size == 4)) surrogate[i] = true;
             else mem_like++;
         }
     // Prefer surrogates for later (source) operands: forms like TEST only

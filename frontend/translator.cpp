@@ -38,7 +38,7 @@ uint32_t flags_killed(const Insn& in) {
     }
     default: break;
     }
-    if (in.has_rep() && (in.zi.attributes & ZYDIS_ATTRIB_HAS_REP || in.has_repe() || in.has_repne())) {
+    if (in.zi.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE)) {
         switch (in.zi.meta.category) {
         case ZYDIS_CATEGORY_STRINGOP: return 0;
         default: break;
@@ -120,6 +120,9 @@ Translator::Result Translator::translate(uint64_t pc, uint64_t cs_base, uint32_t
             if (insns.empty()) invalid_first = true;
             break;
         }
+        // Only flags an instruction always writes end their liveness (a shift by
+        // zero or a REP with RCX=0 leaves them alone).
+        in.flags_written = flags_killed(in);
         insns.push_back(in);
         cur = in.next_pc;
         if (code_bits == 16) cur = uint16_t(cur);
@@ -132,7 +135,7 @@ Translator::Result Translator::translate(uint64_t pc, uint64_t cs_base, uint32_t
     for (size_t i = insns.size(); i-- > 0;) {
         Insn& in = insns[i];
         in.flags_live_after = live;
-        live = (live & ~flags_killed(in)) | in.flags_read;
+        live = (live & ~in.flags_written) | in.flags_read;
     }
     const bool live_in = live != 0;
 
