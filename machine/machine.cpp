@@ -77,7 +77,7 @@ void Machine::load_kernel() {
     if (header.offset) {
         MultibootBoot boot = load_multiboot(*memory_, image, options_.append, options_.initrd);
         Vcpu& cpu = vcpu(0);
-        cpu.enter_flat_protected_mode(boot.entry);
+        cpu.enter_flat_protected_mode(boot.entry, boot.gdt_base, boot.gdt_limit);
         cpu.state.gpr[RAX] = kMultibootBootMagic;
         cpu.state.gpr[RBX] = boot.info_addr;
         return;

@@ -66,6 +66,16 @@ constexpr uint64_t kHighRamStart = 0x100000;
 constexpr uint64_t kLowInfoAddr = 0x9000; // preferred home of the info structure
 constexpr uint64_t k4G = 1ull << 32;
 
+// The GDT describing the segments the kernel gets (QEMU's loader leaves one too):
+// null, flat 32-bit code (0x08), flat writable data (0x10), with the accessed
+// bits set as loading CS and DS..SS would have set them.
+constexpr uint64_t kGdt[] = {0, 0x00CF9B000000FFFFull, 0x00CF93000000FFFFull};
+constexpr uint32_t kGdtSize = sizeof kGdt;
+static_assert(kMultibootCodeSelector == 1 * 8 && kMultibootDataSelector == 2 * 8);
+// Its preferred home: the start of the EBDA, which the memory map reports as
+// reserved, so a kernel does not reuse it as free memory.
+constexpr uint64_t kGdtAddr = kLowRamEnd;
+
 uint32_t rd32(std::span<const uint8_t> b, size_t off) {
     uint32_t v;
     std::memcpy(&v, b.data() + off, 4);
@@ -313,14 +323,18 @@ MultibootBoot load_multiboot(PhysicalMemory& memory, const FileImage& kernel, co
     if (!append.empty()) cmdline += " " + append;
     const std::string loader_name = "hayate";
 
-    uint32_t mmap_off = kInfoSize;
-    uint32_t mods_off = mmap_off + uint32_t(map.size()) * kMmapEntrySize;
-    uint32_t strings_off = mods_off + uint32_t(modules.size()) * kModuleEntrySize;
-    uint64_t size = strings_off + cmdline.size() + 1 + loader_name.size() + 1;
-    for (const auto& s : module_strings) size += s.size() + 1;
-    if (size > (64u << 20)) fail(kernel.path(), "kernel command line and module strings are too long");
+    // Block layout: the information structure, the GDT if it travels here
+    // (see below), the memory map, the module list, the strings.
+    uint32_t gdt_off = uint32_t(align_up(kInfoSize, 8));
+    uint64_t tail = uint64_t(map.size()) * kMmapEntrySize + modules.size() * kModuleEntrySize +
+                    cmdline.size() + 1 + loader_name.size() + 1;
+    for (const auto& s : module_strings) tail += s.size() + 1;
+    if (tail > (64u << 20)) fail(kernel.path(), "kernel command line and module strings are too long");
+    auto block_size = [&](bool with_gdt) { return (with_gdt ? gdt_off + kGdtSize : kInfoSize) + tail; };
 
-    // Low memory if it is free (kernels rarely reuse it early), else above the modules.
+    // Low memory if it is free (kernels rarely reuse it early), else above the
+    // modules. Placed for the larger layout, so either fits.
+    uint64_t size = block_size(true);
     uint64_t base = kLowInfoAddr;
     if (base + size > std::min(kLowRamEnd, ram) || pl.overlaps(base, base + size))
         base = align_up(pl.top(), kPageSize);
@@ -328,6 +342,19 @@ MultibootBoot load_multiboot(PhysicalMemory& memory, const FileImage& kernel, co
         fail(kernel.path(),
              fmt::format("no room for the multiboot information in guest RAM ({} MiB; try a larger -m)",
                          ram >> 20));
+
+    // The GDT goes in the EBDA, reserved in the map, when RAM reaches it and
+    // nothing placed covers it; otherwise it travels in the block, in memory
+    // the map reports as available, like the information structure itself.
+    // That still meets the spec: a kernel must not load a segment register
+    // before it has its own GDT, so it needs the loader's only until then.
+    uint64_t gdt_end = kGdtAddr + kGdtSize;
+    bool gdt_in_block =
+        gdt_end > ram || pl.overlaps(kGdtAddr, gdt_end) || (base < gdt_end && kGdtAddr < base + size);
+    size = block_size(gdt_in_block);
+    uint32_t mmap_off = gdt_in_block ? gdt_off + kGdtSize : kInfoSize;
+    uint32_t mods_off = mmap_off + uint32_t(map.size()) * kMmapEntrySize;
+    uint32_t strings_off = mods_off + uint32_t(modules.size()) * kModuleEntrySize;
 
     std::vector<uint8_t> blob(size, 0);
     uint32_t str = uint32_t(base) + strings_off;
@@ -360,6 +387,15 @@ MultibootBoot load_multiboot(PhysicalMemory& memory, const FileImage& kernel, co
         wr32(blob, o + 4, boot.modules[i].second);
         wr32(blob, o + 8, put_string(module_strings[i]));
     }
+    std::span<const uint8_t> gdt(reinterpret_cast<const uint8_t*>(kGdt), kGdtSize);
+    if (gdt_in_block) {
+        std::memcpy(blob.data() + gdt_off, gdt.data(), kGdtSize);
+        boot.gdt_base = uint32_t(base) + gdt_off;
+    } else {
+        pl.load(kernel.path(), "loader GDT", kGdtAddr, gdt, kGdtSize);
+        boot.gdt_base = uint32_t(kGdtAddr);
+    }
+    boot.gdt_limit = uint16_t(kGdtSize - 1);
     pl.load(kernel.path(), "multiboot information", base, blob, blob.size());
     boot.info_addr = uint32_t(base);
     return boot;

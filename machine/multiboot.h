@@ -39,12 +39,19 @@ struct MultibootHeaderSearch {
 // Looks for the header in the first 8 KiB, 4-byte aligned, as the spec says.
 MultibootHeaderSearch find_multiboot_header(std::span<const uint8_t> image);
 
+// The selectors of the flat segments the kernel starts with; the loader's GDT
+// (MultibootBoot::gdt_base) holds their descriptors.
+constexpr uint16_t kMultibootCodeSelector = 0x08; // 32-bit code, base 0, limit 4 GiB
+constexpr uint16_t kMultibootDataSelector = 0x10; // writable data, base 0, limit 4 GiB (DS, ES, FS, GS, SS)
+
 // Where the loaded kernel starts and what it finds in its registers.
 struct MultibootBoot {
     uint32_t entry = 0;                                 // EIP, flat 32-bit protected mode, paging off
     uint32_t info_addr = 0;                             // EBX: the multiboot information structure
     uint32_t kernel_start = 0, kernel_end = 0;          // physical extent of the image (with bss)
     std::vector<std::pair<uint32_t, uint32_t>> modules; // [start, end) of each module
+    uint32_t gdt_base = 0;                              // GDTR: the loader's GDT (null, code, data)
+    uint16_t gdt_limit = 0;                             // GDTR limit (3 descriptors: 23)
 };
 
 // Loads the kernel and each module into guest RAM and writes the multiboot

@@ -32,8 +32,10 @@ class Vcpu {
     // Loads a segment register's hidden part directly (loaders, reset, KVM sync).
     void set_segment(SegReg s, uint16_t selector, uint64_t base, uint32_t limit, uint16_t attr);
     // The state a multiboot loader hands over: flat 32-bit protected mode,
-    // paging off, interrupts off.
-    void enter_flat_protected_mode(uint32_t eip);
+    // paging off, interrupts off; CS = 0x08 and DS/ES/FS/GS/SS = 0x10 with the
+    // descriptor caches of the flat code and data descriptors of the loader's
+    // GDT at `gdt_base` (GDTR gets `gdt_base`/`gdt_limit`).
+    void enter_flat_protected_mode(uint32_t eip, uint32_t gdt_base, uint16_t gdt_limit);
 
     // ---- guest memory, as the CPU sees it (for helpers and the dispatcher) ----
     enum class Access { Read, Write, Execute };

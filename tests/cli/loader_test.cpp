@@ -220,8 +220,17 @@ TEST_CASE("multiboot: ELF32 kernel, info structure, modules", "[multiboot]") {
     CHECK(mem.read(s2 + 1, 1) == 0x23);
     CHECK(rdstr(mem, rd32(mem, mods + 24)) == m2);
 
+    // The loader's GDT in the EBDA (reserved below): null, flat 32-bit code
+    // 0x08, flat data 0x10, matching the segments the kernel starts with.
+    CHECK(boot.gdt_base == 0x9fc00);
+    CHECK(boot.gdt_limit == 23);
+    CHECK(rd64(mem, 0x9fc00) == 0);
+    CHECK(rd64(mem, 0x9fc08) == 0x00CF9B000000FFFFull);
+    CHECK(rd64(mem, 0x9fc10) == 0x00CF93000000FFFFull);
+
     // Memory map: usable, EBDA reserved, BIOS reserved, usable above 1 MiB.
     uint32_t len = rd32(mem, info + 44), map = rd32(mem, info + 48);
+    CHECK(map == info + 116); // right after the information structure
     REQUIRE(len == 4 * 24);
     struct E {
         uint64_t base, length;
@@ -257,6 +266,50 @@ TEST_CASE("multiboot: a.out kludge, info placed clear of a low kernel", "[multib
     CHECK(boot.info_addr == 0x20000);
     CHECK(rdstr(mem, rd32(mem, boot.info_addr + 16)) == k.path());
     CHECK(rd32(mem, boot.info_addr + 20) == 0);
+    CHECK(boot.gdt_base == 0x9fc00);
+}
+
+TEST_CASE("multiboot: the GDT travels with the information when the EBDA is not free", "[multiboot]") {
+    TempDir tmp;
+    // 512 KiB of RAM: no EBDA, so the GDT goes right after the information
+    // structure (8-byte aligned), and the memory map follows it.
+    std::vector<uint8_t> b(64, 0x90);
+    mb_header(b, 0, 1u << 16);
+    put32(b, 12, 0x10000);
+    put32(b, 16, 0x10000);
+    put32(b, 20, 0x10040);
+    put32(b, 24, 0);
+    put32(b, 28, 0x10020);
+    PhysicalMemory mem(512ull << 10);
+    FileImage k(tmp.write("small", b));
+    auto boot = load_multiboot(mem, k, "", {});
+    uint32_t info = boot.info_addr;
+    CHECK(info == 0x9000);
+    CHECK(boot.gdt_base == info + 120);
+    CHECK(boot.gdt_limit == 23);
+    CHECK(rd64(mem, boot.gdt_base) == 0);
+    CHECK(rd64(mem, boot.gdt_base + 8) == 0x00CF9B000000FFFFull);
+    CHECK(rd64(mem, boot.gdt_base + 16) == 0x00CF93000000FFFFull);
+    uint32_t map = rd32(mem, info + 48);
+    CHECK(map == info + 144);
+    REQUIRE(rd32(mem, info + 44) == 24);
+    CHECK(rd64(mem, map + 4) == 0);
+    CHECK(rd64(mem, map + 12) == (512u << 10));
+    CHECK(rd32(mem, map + 20) == 1);
+    CHECK(rdstr(mem, rd32(mem, info + 16)) == k.path());
+
+    // A kernel image over the EBDA keeps it from the GDT as well.
+    put32(b, 12, 0x9f000);
+    put32(b, 16, 0x9f000);
+    put32(b, 20, 0x9f040);
+    put32(b, 24, 0xa0000);
+    put32(b, 28, 0x9f020);
+    PhysicalMemory mem2(4ull << 20);
+    FileImage k2(tmp.write("over-ebda", b));
+    auto boot2 = load_multiboot(mem2, k2, "", {});
+    CHECK(boot2.info_addr == 0x9000);
+    CHECK(boot2.gdt_base == 0x9000 + 120);
+    CHECK(rd64(mem2, boot2.gdt_base + 8) == 0x00CF9B000000FFFFull);
 }
 
 TEST_CASE("multiboot: ELF64 accepted", "[multiboot]") {
