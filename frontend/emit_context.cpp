@@ -20,9 +20,12 @@ bool lower_gpr(ZydisRegister reg, GuestOperand& out) {
     if (reg >= ZYDIS_REGISTER_AL && reg <= ZYDIS_REGISTER_R15B) {
         int i = reg - ZYDIS_REGISTER_AL;
         size = 1;
-        if (i < 4) guest = i;
-        else if (i < 8) guest = i - 4, high = true;
-        else guest = i - 4; // SPL, BPL, SIL, DIL, R8B..R15B
+        if (i < 4)
+            guest = i;
+        else if (i < 8)
+            guest = i - 4, high = true;
+        else
+            guest = i - 4; // SPL, BPL, SIL, DIL, R8B..R15B
     } else if (reg >= ZYDIS_REGISTER_AX && reg <= ZYDIS_REGISTER_R15W) {
         guest = reg - ZYDIS_REGISTER_AX, size = 2;
     } else if (reg >= ZYDIS_REGISTER_EAX && reg <= ZYDIS_REGISTER_R15D) {
@@ -83,31 +86,44 @@ x86::Gp EmitContext::host_gpr(int guest, unsigned size) const {
 void EmitContext::load_gpr(x86::Gp dst, int guest, unsigned size) {
     if (jit::guest_in_host_reg(guest)) {
         x86::Gp src = host_gpr(guest, size);
-        if (size == 8) a.mov(dst.r64(), src);
-        else if (size == 4) a.mov(dst.r32(), src);
-        else a.movzx(dst.r32(), src);
+        if (size == 8)
+            a.mov(dst.r64(), src);
+        else if (size == 4)
+            a.mov(dst.r32(), src);
+        else
+            a.movzx(dst.r32(), src);
     } else {
-        if (size == 8) a.mov(dst.r64(), jit::guest_gpr_slot(guest, 8));
-        else if (size == 4) a.mov(dst.r32(), jit::guest_gpr_slot(guest, 4));
-        else a.movzx(dst.r32(), jit::guest_gpr_slot(guest, size));
+        if (size == 8)
+            a.mov(dst.r64(), jit::guest_gpr_slot(guest, 8));
+        else if (size == 4)
+            a.mov(dst.r32(), jit::guest_gpr_slot(guest, 4));
+        else
+            a.movzx(dst.r32(), jit::guest_gpr_slot(guest, size));
     }
 }
 
 void EmitContext::store_gpr(int guest, x86::Gp src, unsigned size) {
     if (jit::guest_in_host_reg(guest)) {
         x86::Gp dst = host_gpr(guest, size);
-        if (size == 8) a.mov(dst, src.r64());
-        else if (size == 4) a.mov(dst, src.r32());
-        else if (size == 2) a.mov(dst, src.r16());
-        else a.mov(dst, src.r8());
+        if (size == 8)
+            a.mov(dst, src.r64());
+        else if (size == 4)
+            a.mov(dst, src.r32());
+        else if (size == 2)
+            a.mov(dst, src.r16());
+        else
+            a.mov(dst, src.r8());
     } else {
         if (size == 4) {
             // 32-bit writes zero-extend: store all 64 bits.
             a.mov(src.r32(), src.r32());
             a.mov(jit::guest_gpr_slot(guest, 8), src.r64());
-        } else if (size == 8) a.mov(jit::guest_gpr_slot(guest, 8), src.r64());
-        else if (size == 2) a.mov(jit::guest_gpr_slot(guest, 2), src.r16());
-        else a.mov(jit::guest_gpr_slot(guest, 1), src.r8());
+        } else if (size == 8)
+            a.mov(jit::guest_gpr_slot(guest, 8), src.r64());
+        else if (size == 2)
+            a.mov(jit::guest_gpr_slot(guest, 2), src.r16());
+        else
+            a.mov(jit::guest_gpr_slot(guest, 1), src.r8());
     }
 }
 
@@ -160,9 +176,12 @@ void EmitContext::effective_address(const ZydisDecodedOperand& op, x86::Gp dst) 
     if (m.base != ZYDIS_REGISTER_NONE) base = reg_for(m.base, dst);
     if (m.index != ZYDIS_REGISTER_NONE) index = reg_for(m.index, dst == kT1 ? kT0 : kT1);
     x86::Mem mem;
-    if (base.isValid() && index.isValid()) mem = x86::ptr(base, index, uint32_t(__builtin_ctz(m.scale)), int32_t(disp));
-    else if (base.isValid()) mem = x86::ptr(base, int32_t(disp));
-    else if (index.isValid()) mem = x86::ptr(0, index, uint32_t(__builtin_ctz(m.scale)), int32_t(disp));
+    if (base.isValid() && index.isValid())
+        mem = x86::ptr(base, index, uint32_t(__builtin_ctz(m.scale)), int32_t(disp));
+    else if (base.isValid())
+        mem = x86::ptr(base, int32_t(disp));
+    else if (index.isValid())
+        mem = x86::ptr(0, index, uint32_t(__builtin_ctz(m.scale)), int32_t(disp));
     else {
         uint64_t v = uint64_t(disp);
         if (aw == 32) v = uint32_t(v);
@@ -174,7 +193,8 @@ void EmitContext::effective_address(const ZydisDecodedOperand& op, x86::Gp dst) 
         // asmjit needs a base for [index*scale+disp]; use the absolute form.
         mem = x86::ptr(uint64_t(int64_t(int32_t(disp))), index, uint32_t(__builtin_ctz(m.scale)));
     }
-    if (aw == 64) a.lea(dst.r64(), mem);
+    if (aw == 64)
+        a.lea(dst.r64(), mem);
     else {
         a.lea(dst.r32(), mem);
         if (aw == 16) a.movzx(dst.r32(), dst.r16());
@@ -184,9 +204,12 @@ void EmitContext::effective_address(const ZydisDecodedOperand& op, x86::Gp dst) 
 void EmitContext::add_segment_base(x86::Gp dst, int seg) {
     bool fs_gs = seg == FS || seg == GS;
     if (!fs_gs && (mode & mode::kFlat)) return;
-    a.mov(kT1, jit::state_field(offsetof(CpuState, seg) + seg * sizeof(SegmentCache) + offsetof(SegmentCache, base)));
-    if (is64()) a.lea(dst.r64(), x86::ptr(dst.r64(), kT1));
-    else a.lea(dst.r32(), x86::ptr(dst.r64(), kT1));
+    a.mov(kT1, jit::state_field(offsetof(CpuState, seg) + seg * sizeof(SegmentCache) +
+                                offsetof(SegmentCache, base)));
+    if (is64())
+        a.lea(dst.r64(), x86::ptr(dst.r64(), kT1));
+    else
+        a.lea(dst.r32(), x86::ptr(dst.r64(), kT1));
 }
 
 void EmitContext::linear_address(const ZydisDecodedOperand& op, x86::Gp dst) {
@@ -204,14 +227,15 @@ void EmitContext::access_memory(const ZydisDecodedOperand& mem, MemAccess acc, M
     access_linear(mem.size / 8, acc, seg < 0 ? DS : seg, std::move(body), align);
 }
 
-void EmitContext::access_linear(unsigned size, MemAccess acc, int seg, MemBody body, bool align, bool keep_flags) {
+void EmitContext::access_linear(unsigned size, MemAccess acc, int seg, MemBody body, bool align,
+                                bool keep_flags) {
     const bool save = keep_flags && flags_live_before();
     if (save) save_flags();
     Label slow = a.newLabel(), fast = a.newLabel(), done = a.newLabel();
     const int idx = mmu_index();
     const int32_t tlb_off = int32_t(offsetof(CpuState, tlb) + size_t(idx) * sizeof(TlbEntry) * kTlbEntries);
     const int32_t tag_off = tlb_off + int32_t(acc == MemAccess::Read ? offsetof(TlbEntry, tag_read)
-                                                                      : offsetof(TlbEntry, tag_write));
+                                                                     : offsetof(TlbEntry, tag_write));
     const int32_t host_off = tlb_off + int32_t(offsetof(TlbEntry, host_page));
     a.mov(kT1, kT0);
     a.shr(kT1, 12 - 5);
@@ -312,6 +336,21 @@ void EmitContext::raise_exception(uint8_t vector, uint32_t error_code, bool has_
 
 void EmitContext::raise_ud() { raise_exception(6); }
 
+void EmitContext::mark_host_trap_site() {
+    if (!host_traps) return;
+    HostTrapLabels t{a.newLabel(), a.newLabel()};
+    a.bind(t.site);
+    host_trap_labels.push_back(t);
+    // At the site host flags and registers hold the guest's (the memory
+    // paths restore flags before their bodies), so the helper sees the state
+    // of this instruction.
+    defer([this, t]() {
+        a.bind(t.resume);
+        call_helper(&helper_simd_exception, 0);
+        a.ud2(); // the helper always leaves generated code
+    });
+}
+
 const Insn* EmitContext::keep_insn() {
     auto storage = std::make_unique<uint8_t[]>(sizeof(Insn));
     std::memcpy(storage.get(), insn, sizeof(Insn));
@@ -323,7 +362,8 @@ const Insn* EmitContext::keep_insn() {
 void EmitContext::call_interpreter(bool memory_address) {
     if (memory_address)
         for (unsigned i = 0; i < insn->zi.operand_count_visible; i++)
-            if (insn->ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && insn->ops[i].mem.type == ZYDIS_MEMOP_TYPE_MEM) {
+            if (insn->ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY &&
+                insn->ops[i].mem.type == ZYDIS_MEMOP_TYPE_MEM) {
                 linear_address(insn->ops[i], kT0);
                 break;
             }
@@ -395,9 +435,11 @@ void EmitContext::exit_to_dispatcher(uint64_t pc) {
 void EmitContext::emit_deferred() {
     // Deferred code may defer more; run until none is left.
     for (size_t i = 0; i < deferred_.size(); i++) {
-        auto [owner, fn] = std::move(deferred_[i]);
-        insn = owner;
-        fn();
+        Deferred d = std::move(deferred_[i]);
+        insn = d.insn;
+        host_traps = d.host_traps;
+        d.fn();
+        host_traps = false;
     }
     deferred_.clear();
 }
@@ -463,8 +505,10 @@ bool EmitContext::emit_native_form(InstId id, bool align, bool all_surrogates) {
     int mem_like = mem_index >= 0 ? 1 : 0;
     for (unsigned i = 0; i < n; i++)
         if (ops[i].in_state) {
-            if (all_surrogates || bit_string || (ops[i].written && ops[i].size == 4)) surrogate[i] = true;
-            else mem_like++;
+            if (all_surrogates || bit_string || (ops[i].written && ops[i].size == 4))
+                surrogate[i] = true;
+            else
+                mem_like++;
         }
     // Prefer surrogates for later (source) operands: forms like TEST only
     // take their memory operand first.
@@ -536,9 +580,12 @@ bool EmitContext::emit_native_form(InstId id, bool align, bool all_surrogates) {
         if (mem_index >= 0) check[mem_index] = x86::ptr(kT0, 0, ops[mem_index].size);
         for (const Sur& s : surs) check[s.opi] = x86::gpq(s.reg.id());
         for (const Sur& s : surs)
-            if (ops[s.opi].size == 4) check[s.opi] = s.reg.r32();
-            else if (ops[s.opi].size == 2) check[s.opi] = s.reg.r16();
-            else if (ops[s.opi].size == 1) check[s.opi] = s.reg.r8();
+            if (ops[s.opi].size == 4)
+                check[s.opi] = s.reg.r32();
+            else if (ops[s.opi].size == 2)
+                check[s.opi] = s.reg.r16();
+            else if (ops[s.opi].size == 1)
+                check[s.opi] = s.reg.r8();
         BaseInst bi(id, in.has_lock() ? InstOptions::kX86_Lock : InstOptions::kNone);
         if (InstAPI::validate(Arch::kX64, bi, check, n) != kErrorOk) return false;
     }
@@ -568,6 +615,7 @@ bool EmitContext::emit_native_form(InstId id, bool align, bool all_surrogates) {
             a.xchg(x86::gpb(h), x86::gpb_hi(h));
         }
         if (lock) a.lock();
+        mark_host_trap_site();
         a.emitOpArray(id, host_ops, n);
         if (swap_reg >= 0) {
             uint32_t h = uint32_t(jit::host_reg_of(swap_reg));

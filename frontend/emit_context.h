@@ -46,10 +46,10 @@ struct MemInfo {
 // One guest operand lowered to a host operand.
 struct GuestOperand {
     asmjit::Operand op;
-    int guest = -1;          // guest GPR index, or -1
-    unsigned size = 0;       // bytes
-    bool in_state = false;   // a GPR that lives in CpuState (op is a memory operand)
-    bool high_byte = false;  // AH/CH/DH/BH
+    int guest = -1;         // guest GPR index, or -1
+    unsigned size = 0;      // bytes
+    bool in_state = false;  // a GPR that lives in CpuState (op is a memory operand)
+    bool high_byte = false; // AH/CH/DH/BH
     bool is_guest_mem = false;
     bool read = false, written = false;
 };
@@ -120,15 +120,16 @@ class EmitContext {
     void raise_ud();
 
     // --- block exits ---
-    void exit_direct(uint64_t target_pc);   // chainable jump to a known guest RIP
-    void exit_indirect();                   // target guest RIP in T0 (already truncated)
-    void exit_to_dispatcher(uint64_t pc);   // no chaining (mode may change)
+    void exit_direct(uint64_t target_pc); // chainable jump to a known guest RIP
+    void exit_indirect();                 // target guest RIP in T0 (already truncated)
+    void exit_to_dispatcher(uint64_t pc); // no chaining (mode may change)
     // Keeps the RIP value `v` truncated to the code size.
     uint64_t wrap_pc(uint64_t v) const;
 
     // --- deferred cold code (slow paths), emitted after the block body ---
     // The current instruction is restored while deferred code is emitted.
-    void defer(std::function<void()> fn) { deferred_.push_back({insn, std::move(fn)}); }
+    // So is `host_traps`, for bodies emitted again on a slow path.
+    void defer(std::function<void()> fn) { deferred_.push_back({insn, host_traps, std::move(fn)}); }
     void emit_deferred();
 
     // Direct exits whose host addresses are resolved once the block is committed.
@@ -137,6 +138,17 @@ class EmitContext {
         asmjit::Label site, stub;
     };
     std::vector<ExitLabels> pending_exit_labels;
+
+    // Host instructions that may trap for a guest exception (SIMD floating
+    // point under an unmasked guest MXCSR; see jit/host_traps.h). While
+    // `host_traps` is set, the native forms mark each host instruction they
+    // emit; its resume stub raises the guest exception for this instruction.
+    struct HostTrapLabels {
+        asmjit::Label site, resume;
+    };
+    bool host_traps = false;
+    std::vector<HostTrapLabels> host_trap_labels;
+    void mark_host_trap_site(); // call right before emitting the host instruction
 
     // Guest RIP bookkeeping for precise faults.
     void store_rip(uint64_t pc); // CpuState.rip = pc (clobbers T1)
@@ -147,7 +159,12 @@ class EmitContext {
 
   private:
     bool emit_native_form(asmjit::InstId id, bool align, bool all_surrogates);
-    std::vector<std::pair<const Insn*, std::function<void()>>> deferred_;
+    struct Deferred {
+        const Insn* insn;
+        bool host_traps;
+        std::function<void()> fn;
+    };
+    std::vector<Deferred> deferred_;
 };
 
 // Fills GuestOperand for a Zydis register (GPR classes only); false otherwise.

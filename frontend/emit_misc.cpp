@@ -1,8 +1,43 @@
-// Emitters: misc family.
+// Emitters: misc family (XLAT).
 #include "frontend/emit_table.h"
 
 namespace hayate {
 
-void register_misc(EmitTable& t) { (void)t; }
+namespace {
+
+using namespace asmjit;
+
+// XLAT: AL = [seg:rBX + zero-extended AL]. The address is formed with LEA so
+// that the guest's flags survive (XLAT writes none).
+bool emit_xlat(EmitContext& c) {
+    const Insn& in = *c.insn;
+    int seg = DS;
+    for (unsigned i = 0; i < in.zi.operand_count; ++i) {
+        if (in.ops[i].type != ZYDIS_OPERAND_TYPE_MEMORY) continue;
+        int s = zydis_seg_index(in.ops[i].mem.segment);
+        if (s >= 0) seg = s;
+    }
+    auto& a = c.a;
+    a.movzx(kT0.r32(), x86::al);
+    switch (in.address_width()) {
+    case 16:
+        a.lea(kT0.r32(), x86::ptr(kT0.r64(), x86::rbx));
+        a.movzx(kT0.r32(), kT0.r16());
+        break;
+    case 32: a.lea(kT0.r32(), x86::ptr(kT0.r64(), x86::rbx)); break;
+    default: a.lea(kT0, x86::ptr(kT0, x86::rbx)); break;
+    }
+    c.add_segment_base(kT0, seg);
+    c.access_linear(1, MemAccess::Read, seg, [&c](const x86::Mem& m) {
+        x86::Mem b = m;
+        b.setSize(1);
+        c.a.mov(x86::al, b);
+    });
+    return true;
+}
+
+} // namespace
+
+void register_misc(EmitTable& t) { t.set(ZYDIS_MNEMONIC_XLAT, &emit_xlat); }
 
 } // namespace hayate

@@ -85,6 +85,7 @@ void emit_divide(EmitContext& c, unsigned size, bool is_signed, Label de) {
     a.jmp(done);
     a.bind(wide);
     a.mov(kT0, kT1);
+    c.restore_flags(); // a #DE raised by the helper pushes the flags DIV started with
     c.call_helper(&helper_divide, arg, true);
     a.bind(done);
 }
@@ -96,15 +97,20 @@ bool emit_div(EmitContext& c) {
     const unsigned size = src.size / 8;
     auto& a = c.a;
     Label de = a.newLabel();
+    // #DE is a fault: the frame holds the flags from before the checks below.
+    c.save_flags();
     c.defer([&c, de]() {
         c.a.bind(de);
+        c.restore_flags();
         c.raise_exception(0);
     });
     auto load_and_divide = [&c, size, is_signed, de](const x86::Mem& m) {
         x86::Mem mm = m;
         mm.setSize(size);
-        if (size >= 4) c.a.mov(sized(kT1, size), mm);
-        else c.a.movzx(kT1.r32(), mm);
+        if (size >= 4)
+            c.a.mov(sized(kT1, size), mm);
+        else
+            c.a.movzx(kT1.r32(), mm);
         emit_divide(c, size, is_signed, de);
     };
     if (src.type == ZYDIS_OPERAND_TYPE_MEMORY) {

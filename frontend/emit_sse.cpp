@@ -302,6 +302,65 @@ x86::Gp sized(x86::Gp r, unsigned bytes) {
     }
 }
 
+// Instructions that can raise SIMD floating-point exceptions (SDM vol. 1,
+// 11.5): their host forms may trap when the guest unmasks one.
+bool raises_simd_fp(ZydisMnemonic m) {
+    switch (m) {
+    case ZYDIS_MNEMONIC_ADDSS:
+    case ZYDIS_MNEMONIC_ADDPS:
+    case ZYDIS_MNEMONIC_ADDSD:
+    case ZYDIS_MNEMONIC_ADDPD:
+    case ZYDIS_MNEMONIC_SUBSS:
+    case ZYDIS_MNEMONIC_SUBPS:
+    case ZYDIS_MNEMONIC_SUBSD:
+    case ZYDIS_MNEMONIC_SUBPD:
+    case ZYDIS_MNEMONIC_MULSS:
+    case ZYDIS_MNEMONIC_MULPS:
+    case ZYDIS_MNEMONIC_MULSD:
+    case ZYDIS_MNEMONIC_MULPD:
+    case ZYDIS_MNEMONIC_DIVSS:
+    case ZYDIS_MNEMONIC_DIVPS:
+    case ZYDIS_MNEMONIC_DIVSD:
+    case ZYDIS_MNEMONIC_DIVPD:
+    case ZYDIS_MNEMONIC_MINSS:
+    case ZYDIS_MNEMONIC_MINPS:
+    case ZYDIS_MNEMONIC_MINSD:
+    case ZYDIS_MNEMONIC_MINPD:
+    case ZYDIS_MNEMONIC_MAXSS:
+    case ZYDIS_MNEMONIC_MAXPS:
+    case ZYDIS_MNEMONIC_MAXSD:
+    case ZYDIS_MNEMONIC_MAXPD:
+    case ZYDIS_MNEMONIC_SQRTSS:
+    case ZYDIS_MNEMONIC_SQRTPS:
+    case ZYDIS_MNEMONIC_SQRTSD:
+    case ZYDIS_MNEMONIC_SQRTPD:
+    case ZYDIS_MNEMONIC_CMPSS:
+    case ZYDIS_MNEMONIC_CMPPS:
+    case ZYDIS_MNEMONIC_CMPSD:
+    case ZYDIS_MNEMONIC_CMPPD:
+    case ZYDIS_MNEMONIC_COMISS:
+    case ZYDIS_MNEMONIC_COMISD:
+    case ZYDIS_MNEMONIC_UCOMISS:
+    case ZYDIS_MNEMONIC_UCOMISD:
+    case ZYDIS_MNEMONIC_CVTSI2SS:
+    case ZYDIS_MNEMONIC_CVTSI2SD:
+    case ZYDIS_MNEMONIC_CVTSS2SI:
+    case ZYDIS_MNEMONIC_CVTSD2SI:
+    case ZYDIS_MNEMONIC_CVTTSS2SI:
+    case ZYDIS_MNEMONIC_CVTTSD2SI:
+    case ZYDIS_MNEMONIC_CVTSS2SD:
+    case ZYDIS_MNEMONIC_CVTSD2SS:
+    case ZYDIS_MNEMONIC_CVTPS2PD:
+    case ZYDIS_MNEMONIC_CVTPD2PS:
+    case ZYDIS_MNEMONIC_CVTDQ2PS:
+    case ZYDIS_MNEMONIC_CVTPS2DQ:
+    case ZYDIS_MNEMONIC_CVTTPS2DQ:
+    case ZYDIS_MNEMONIC_CVTPD2DQ:
+    case ZYDIS_MNEMONIC_CVTTPD2DQ: return true;
+    default: return false;
+    }
+}
+
 // The native path with GPR operands lowered here rather than by emit_native:
 // a GPR living in CpuState is taken through T1 (the SSE forms with a GPR --
 // CVT*2SI, MOVMSK*, PEXTRW, PINSRW, MOVD/MOVQ, MOVNTI -- mostly have no memory
@@ -361,6 +420,7 @@ bool emit_lowered(EmitContext& c, InstId id, bool align, bool narrow) {
             h[mem] = hm;
         }
         if (st_rd) c.load_gpr(kT1, st.guest, st.size);
+        c.mark_host_trap_site();
         c.a.emitOpArray(id, h, n);
         if (st_wr) c.store_gpr(st.guest, kT1, st_size);
     };
@@ -391,7 +451,10 @@ bool emit_same(EmitContext& c, InstId id, uint8_t flags) {
         if (in.ops[i].type != ZYDIS_OPERAND_TYPE_REGISTER || !lower_gpr(in.ops[i].reg.value, g)) continue;
         if (g.in_state || ((flags & kMask32) && g.size == 8)) lower_here = true;
     }
-    return lower_here ? emit_lowered(c, id, align, flags & kMask32) : c.emit_native(id, align);
+    c.host_traps = raises_simd_fp(in.mnemonic());
+    const bool done = lower_here ? emit_lowered(c, id, align, flags & kMask32) : c.emit_native(id, align);
+    c.host_traps = false;
+    return done;
 }
 
 // ------------------------------------------------------------ emitters

@@ -49,8 +49,10 @@ void emit_push(EmitContext& c, unsigned size, const std::function<void(x86::Gp)>
 
 void emit_push_imm(EmitContext& c, unsigned size, uint64_t value) {
     emit_push(c, size, [&c, size, value](x86::Gp dst) {
-        if (size == 8) c.a.mov(dst, Imm(value));
-        else c.a.mov(dst.r32(), Imm(uint32_t(value)));
+        if (size == 8)
+            c.a.mov(dst, Imm(value));
+        else
+            c.a.mov(dst.r32(), Imm(uint32_t(value)));
     });
 }
 
@@ -68,7 +70,8 @@ bool emit_push_insn(EmitContext& c) {
             // PUSH Sreg: a 32-bit push writes only the low 16 bits on current CPUs.
             emit_push(c, size, [&c, seg](x86::Gp dst) {
                 c.a.movzx(dst.r32(), jit::state_field(offsetof(CpuState, seg) + seg * sizeof(SegmentCache) +
-                                                          offsetof(SegmentCache, selector), 2));
+                                                          offsetof(SegmentCache, selector),
+                                                      2));
             });
             return true;
         }
@@ -83,11 +86,14 @@ bool emit_push_insn(EmitContext& c) {
         c.access_memory(src, MemAccess::Read, [&c, size](const x86::Mem& m) {
             x86::Mem mm = m;
             mm.setSize(size);
-            if (size >= 4) c.a.mov(sized(kT1, size), mm);
-            else c.a.movzx(kT1.r32(), mm);
+            if (size >= 4)
+                c.a.mov(sized(kT1, size), mm);
+            else
+                c.a.movzx(kT1.r32(), mm);
             c.a.mov(jit::state_field(offsetof(CpuState, scratch) + 16), kT1);
         });
-        emit_push(c, size, [&c](x86::Gp dst) { c.a.mov(dst, jit::state_field(offsetof(CpuState, scratch) + 16)); });
+        emit_push(c, size,
+                  [&c](x86::Gp dst) { c.a.mov(dst, jit::state_field(offsetof(CpuState, scratch) + 16)); });
         return true;
     }
     default: return false;
@@ -105,8 +111,10 @@ bool emit_pop_insn(EmitContext& c) {
         int guest = g.guest;
         stack_slot_address(c, 0);
         c.access_linear(size, MemAccess::Read, SS, [&c, guest, size](const x86::Mem& m) {
-            if (size >= 4) c.a.mov(sized(kT1, size), m);
-            else c.a.movzx(kT1.r32(), m);
+            if (size >= 4)
+                c.a.mov(sized(kT1, size), m);
+            else
+                c.a.movzx(kT1.r32(), m);
             adjust_stack_pointer(c, int32_t(size));
             c.store_gpr(guest, kT1, size); // POP RSP: the popped value wins
         });
@@ -115,8 +123,10 @@ bool emit_pop_insn(EmitContext& c) {
     if (dst.type == ZYDIS_OPERAND_TYPE_MEMORY) {
         stack_slot_address(c, 0);
         c.access_linear(size, MemAccess::Read, SS, [&c, size](const x86::Mem& m) {
-            if (size >= 4) c.a.mov(sized(kT1, size), m);
-            else c.a.movzx(kT1.r32(), m);
+            if (size >= 4)
+                c.a.mov(sized(kT1, size), m);
+            else
+                c.a.movzx(kT1.r32(), m);
             c.a.mov(jit::state_field(offsetof(CpuState, scratch) + 16), kT1);
         });
         // The destination address uses the incremented stack pointer (SDM).
@@ -168,8 +178,10 @@ bool emit_leave(EmitContext& c) {
     if (!c.is64()) c.add_segment_base(kT0, SS);
     c.access_linear(size, MemAccess::Read, SS, [&c, size](const x86::Mem& m) {
         auto& as = c.a;
-        if (size >= 4) as.mov(sized(kT1, size), m);
-        else as.movzx(kT1.r32(), m);
+        if (size >= 4)
+            as.mov(sized(kT1, size), m);
+        else
+            as.movzx(kT1.r32(), m);
         switch (c.stack_bytes()) {
         case 8: as.lea(kGuestSp, x86::ptr(x86::rbp, int32_t(size))); break;
         case 4: as.lea(kGuestSp.r32(), x86::ptr(x86::rbp, int32_t(size))); break;
@@ -177,6 +189,13 @@ bool emit_leave(EmitContext& c) {
         }
         c.store_gpr(RBP, kT1, size);
     });
+    return true;
+}
+
+// ENTER is rare in compiled code (compilers emit PUSH/MOV/SUB); its nesting
+// copies run in the interpreter.
+bool emit_enter(EmitContext& c) {
+    c.call_interpreter(false);
     return true;
 }
 
@@ -189,6 +208,7 @@ void register_stack(EmitTable& t) {
     t.set(ZYDIS_MNEMONIC_PUSHFD, &emit_pushf);
     t.set(ZYDIS_MNEMONIC_PUSHFQ, &emit_pushf);
     t.set(ZYDIS_MNEMONIC_LEAVE, &emit_leave);
+    t.set(ZYDIS_MNEMONIC_ENTER, &emit_enter);
 }
 
 } // namespace hayate

@@ -92,6 +92,12 @@ uint64_t helper_raise_exception(CpuState* s, uint64_t arg1, uint64_t) {
     return kHelperExitHere;
 }
 
+uint64_t helper_simd_exception(CpuState* s, uint64_t, uint64_t) {
+    // The MXCSR flags the host instruction set are already in s->mxcsr.
+    vcpu_of(s).raise((s->cr4 & cr4::OSXMMEXCPT) ? 19 : 6);
+    return kHelperExitHere;
+}
+
 uint64_t helper_unimplemented(CpuState* s, uint64_t, uint64_t) {
     vcpu_of(s).raise(6);
     return kHelperExitHere;

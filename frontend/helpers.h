@@ -19,6 +19,9 @@ uint64_t helper_mem_writeback(CpuState* s, uint64_t, uint64_t);
 uint64_t helper_raise_exception(CpuState* s, uint64_t arg1, uint64_t);
 // #UD for an instruction that is not implemented (logged once per mnemonic).
 uint64_t helper_unimplemented(CpuState* s, uint64_t arg1, uint64_t);
+// A SIMD floating-point exception the host raised for the guest instruction
+// (unmasked in the guest MXCSR): #XM with CR4.OSXMMEXCPT, else #UD.
+uint64_t helper_simd_exception(CpuState* s, uint64_t, uint64_t);
 // IDIV whose dividend is not a sign-extended single-width value (arg2 = divisor).
 uint64_t helper_divide(CpuState* s, uint64_t arg1, uint64_t divisor);
 // System and other rare instructions, interpreted in C++ (arg1 = the kept Insn*, arg2 = T0).

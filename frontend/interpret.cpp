@@ -54,10 +54,38 @@ struct Interp {
 
     void write_gpr(int guest, unsigned size, uint64_t v, bool high = false) {
         uint64_t& r = s.gpr[guest];
-        if (high) r = (r & ~0xff00ull) | ((v & 0xff) << 8);
-        else if (size == 4) r = uint32_t(v);
-        else if (size == 8) r = v;
-        else r = (r & ~mask(size)) | (v & mask(size));
+        if (high)
+            r = (r & ~0xff00ull) | ((v & 0xff) << 8);
+        else if (size == 4)
+            r = uint32_t(v);
+        else if (size == 8)
+            r = v;
+        else
+            r = (r & ~mask(size)) | (v & mask(size));
+    }
+
+    // ENTER imm16, imm8 (SDM vol. 2 pseudocode): frame pointers of the outer
+    // levels are copied from [rBP - i*size]; registers change only once every
+    // store has succeeded, so a fault restarts the instruction cleanly.
+    uint64_t enter() {
+        const unsigned w = in.operand_width() / 8;
+        const unsigned sb = stack_bytes();
+        const uint64_t alloc = in.ops[0].imm.value.u & 0xffff;
+        const unsigned level = unsigned(in.ops[1].imm.value.u) % 32;
+        uint64_t sp = s.gpr[RSP];
+        uint64_t bp = s.gpr[RBP];
+        if (!push(bp, w, sp)) return kHelperExitHere;
+        const uint64_t frame = sp & mask(sb);
+        for (unsigned i = 1; i < level; ++i) {
+            bp = (bp & ~mask(sb)) | ((bp - w) & mask(sb));
+            uint64_t v = 0;
+            if (!cpu.read_linear(cpu.linear_of(SS, bp & mask(sb), sb), &v, w, user())) return kHelperExitHere;
+            if (!push(v, w, sp)) return kHelperExitHere;
+        }
+        if (level > 0 && !push(frame, w, sp)) return kHelperExitHere;
+        write_gpr(RBP, w, frame);
+        set_sp(sp - alloc);
+        return kHelperContinue;
     }
 
     unsigned stack_bytes() const { return mode::stack_bytes(compute_mode(s)); }
@@ -120,14 +148,21 @@ uint64_t Interp::access_check() {
         const unsigned cpl = s.cpl(), rpl = sel & 3;
         const bool priv_ok = d.conforming() || (d.dpl() >= cpl && d.dpl() >= rpl);
         const bool lm = s.efer & efer::LMA;
-        if (m == ZYDIS_MNEMONIC_VERR) ok = d.s() && d.readable() && priv_ok;
-        else if (m == ZYDIS_MNEMONIC_VERW) ok = d.writable_data() && priv_ok;
+        if (m == ZYDIS_MNEMONIC_VERR)
+            ok = d.s() && d.readable() && priv_ok;
+        else if (m == ZYDIS_MNEMONIC_VERW)
+            ok = d.writable_data() && priv_ok;
         else {
             bool type_ok;
-            if (d.s()) type_ok = true;
-            else if (lm) type_ok = d.type() == 2 || d.type() == 9 || d.type() == 11;
-            else if (m == ZYDIS_MNEMONIC_LAR) type_ok = d.type() != 0 && d.type() != 8 && d.type() != 10 && d.type() != 13 && d.type() != 14 && d.type() != 15;
-            else type_ok = d.type() == 1 || d.type() == 2 || d.type() == 3 || d.type() == 9 || d.type() == 11;
+            if (d.s())
+                type_ok = true;
+            else if (lm)
+                type_ok = d.type() == 2 || d.type() == 9 || d.type() == 11;
+            else if (m == ZYDIS_MNEMONIC_LAR)
+                type_ok = d.type() != 0 && d.type() != 8 && d.type() != 10 && d.type() != 13 &&
+                          d.type() != 14 && d.type() != 15;
+            else
+                type_ok = d.type() == 1 || d.type() == 2 || d.type() == 3 || d.type() == 9 || d.type() == 11;
             ok = type_ok && (d.s() ? priv_ok : (d.dpl() >= cpl && d.dpl() >= rpl));
         }
     }
@@ -141,7 +176,8 @@ uint64_t Interp::mov_special() {
     const ZydisDecodedOperand& d = in.ops[0];
     const ZydisDecodedOperand& src = in.ops[1];
     auto cls = [](const ZydisDecodedOperand& o) {
-        return o.type == ZYDIS_OPERAND_TYPE_REGISTER ? ZydisRegisterGetClass(o.reg.value) : ZYDIS_REGCLASS_INVALID;
+        return o.type == ZYDIS_OPERAND_TYPE_REGISTER ? ZydisRegisterGetClass(o.reg.value)
+                                                     : ZYDIS_REGCLASS_INVALID;
     };
     if (cls(d) == ZYDIS_REGCLASS_CONTROL || cls(src) == ZYDIS_REGCLASS_CONTROL) {
         if (!privileged()) return gp();
@@ -169,7 +205,8 @@ uint64_t Interp::mov_special() {
             if (dr == 6) v = (v & 0x1e00f) | 0xffff0ff0;
             if (dr == 7) v = (v & ~0xd800ull) | 0x400;
             s.dr[dr] = v;
-            if (dr == 7 && (v & 0xff)) log_warning("hardware breakpoints (DR7={:#x}) are not implemented yet", v);
+            if (dr == 7 && (v & 0xff))
+                log_warning("hardware breakpoints (DR7={:#x}) are not implemented yet", v);
             return kHelperExitNext;
         }
         write(0, s.dr[dr]);
@@ -220,7 +257,8 @@ uint64_t Interp::lldt_ltr() {
     if (m == ZYDIS_MNEMONIC_SLDT || m == ZYDIS_MNEMONIC_STR) {
         if ((s.cr4 & cr4::UMIP) && !privileged()) return gp();
         uint64_t sel = m == ZYDIS_MNEMONIC_SLDT ? s.ldtr.selector : s.tr.selector;
-        return write(0, sel, in.ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY ? 2 : 0) ? kHelperContinue : kHelperExitHere;
+        return write(0, sel, in.ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY ? 2 : 0) ? kHelperContinue
+                                                                                  : kHelperExitHere;
     }
     if (!(s.cr0 & cr0::PE) || (s.eflags & flag::VM)) return ud();
     if (!privileged()) return gp();
@@ -234,7 +272,8 @@ uint64_t Interp::lldt_ltr() {
     if (sel & 4) return gp(sel & 0xfffc);
     Descriptor d;
     if (!read_descriptor(cpu, sel, d)) return kHelperExitHere;
-    bool ok = m == ZYDIS_MNEMONIC_LLDT ? (!d.s() && d.type() == 2) : (!d.s() && (d.type() == 9 || d.type() == 1));
+    bool ok =
+        m == ZYDIS_MNEMONIC_LLDT ? (!d.s() && d.type() == 2) : (!d.s() && (d.type() == 9 || d.type() == 1));
     if (!ok) return gp(sel & 0xfffc);
     if (!d.present()) {
         cpu.raise(11, true, sel & 0xfffc);
@@ -280,7 +319,8 @@ uint64_t Interp::far_transfer() {
     Descriptor d;
     if (!read_descriptor(cpu, sel, d)) return kHelperExitHere;
     if (!d.s()) {
-        log_warning("far {} through a system descriptor (type {}) at {:#x}: call gates and task switches are not implemented yet",
+        log_warning("far {} through a system descriptor (type {}) at {:#x}: call gates and task switches are "
+                    "not implemented yet",
                     is_call ? "call" : "jump", d.type(), in.pc);
         return gp(sel & 0xfffc);
     }
@@ -319,13 +359,13 @@ uint64_t Interp::far_return() {
     Descriptor d;
     if (!read_descriptor(cpu, uint16_t(sel), d)) return kHelperExitHere;
     const unsigned rpl = sel & 3;
-    if (!d.is_code() || rpl < s.cpl()) return gp(sel & 0xfffc);
+    if (!d.is_code() || rpl < unsigned(s.cpl())) return gp(sel & 0xfffc);
     if (d.conforming() ? d.dpl() > rpl : d.dpl() != rpl) return gp(sel & 0xfffc);
     if (!d.present()) {
         cpu.raise(11, true, sel & 0xfffc);
         return kHelperExitHere;
     }
-    if (rpl > s.cpl()) {
+    if (rpl > unsigned(s.cpl())) {
         // Return to an outer level: pop SS:RSP too.
         uint64_t new_sp, new_ss;
         if (!pop(new_sp, opsize, sp) || !pop(new_ss, opsize, sp)) return kHelperExitHere;
@@ -339,7 +379,9 @@ uint64_t Interp::far_return() {
         return kHelperExitHere;
     }
     load_code_segment(cpu, uint16_t(sel), d, rpl);
-    s.rip = (s.efer & efer::LMA) && d.long_code() ? offset : opsize == 2 ? uint16_t(offset) : uint32_t(offset);
+    s.rip = (s.efer & efer::LMA) && d.long_code() ? offset
+            : opsize == 2                         ? uint16_t(offset)
+                                                  : uint32_t(offset);
     set_sp(sp);
     return kHelperExitHere;
 }
@@ -375,7 +417,8 @@ uint64_t Interp::iret() {
     Descriptor d;
     if (!read_descriptor(cpu, uint16_t(cs), d)) return kHelperExitHere;
     const unsigned rpl = cs & 3;
-    if (!d.is_code() || rpl < cpl || (d.conforming() ? d.dpl() > rpl : d.dpl() != rpl)) return gp(cs & 0xfffc);
+    if (!d.is_code() || rpl < cpl || (d.conforming() ? d.dpl() > rpl : d.dpl() != rpl))
+        return gp(cs & 0xfffc);
     if (!d.present()) {
         cpu.raise(11, true, cs & 0xfffc);
         return kHelperExitHere;
@@ -385,8 +428,8 @@ uint64_t Interp::iret() {
     uint64_t new_sp = 0, new_ss = 0;
     if (pop_stack && (!pop(new_sp, opsize, sp) || !pop(new_ss, opsize, sp))) return kHelperExitHere;
     // Flags: which bits may change depends on CPL and IOPL.
-    uint64_t changeable = flag::CF | flag::PF | flag::AF | flag::ZF | flag::SF | flag::TF | flag::DF | flag::OF |
-                          flag::NT | flag::RF | flag::AC | flag::ID;
+    uint64_t changeable = flag::CF | flag::PF | flag::AF | flag::ZF | flag::SF | flag::TF | flag::DF |
+                          flag::OF | flag::NT | flag::RF | flag::AC | flag::ID;
     if (cpl == 0) changeable |= flag::IOPL | flag::VIF | flag::VIP;
     if (cpl <= ((s.eflags & flag::IOPL) >> 12)) changeable |= flag::IF;
     if (opsize == 2) changeable &= 0xffff;
@@ -399,7 +442,9 @@ uint64_t Interp::iret() {
         } else if (!load_data_segment(cpu, SS, uint16_t(new_ss))) {
             return kHelperExitHere;
         }
-        s.gpr[RSP] = long_mode && d.long_code() ? new_sp : (opsize == 2 ? (s.gpr[RSP] & ~0xffffull) | uint16_t(new_sp) : uint32_t(new_sp));
+        s.gpr[RSP] = long_mode && d.long_code()
+                         ? new_sp
+                         : (opsize == 2 ? (s.gpr[RSP] & ~0xffffull) | uint16_t(new_sp) : uint32_t(new_sp));
     } else {
         set_sp(sp);
     }
@@ -411,10 +456,10 @@ uint64_t Interp::port_io() {
     const bool is_in = m == ZYDIS_MNEMONIC_IN;
     const ZydisDecodedOperand& port_op = is_in ? in.ops[1] : in.ops[0];
     const ZydisDecodedOperand& data_op = is_in ? in.ops[0] : in.ops[1];
-    uint16_t port = port_op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? uint16_t(port_op.imm.value.u)
-                                                                 : uint16_t(s.gpr[RDX]);
+    uint16_t port =
+        port_op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? uint16_t(port_op.imm.value.u) : uint16_t(s.gpr[RDX]);
     unsigned size = data_op.size / 8;
-    if ((s.cr0 & cr0::PE) && (s.cpl() > ((s.eflags & flag::IOPL) >> 12) || (s.eflags & flag::VM))) {
+    if ((s.cr0 & cr0::PE) && (uint64_t(s.cpl()) > ((s.eflags & flag::IOPL) >> 12) || (s.eflags & flag::VM))) {
         // The TSS I/O permission bitmap decides.
         bool allowed = false;
         uint16_t bitmap_base = 0;
@@ -449,8 +494,8 @@ uint64_t Interp::popf() {
     if (!pop(v, opsize, sp)) return kHelperExitHere;
     const unsigned cpl = (s.cr0 & cr0::PE) ? s.cpl() : 0;
     const unsigned iopl = unsigned(s.eflags & flag::IOPL) >> 12;
-    uint64_t changeable = flag::CF | flag::PF | flag::AF | flag::ZF | flag::SF | flag::TF | flag::DF | flag::OF |
-                          flag::NT | flag::AC | flag::ID;
+    uint64_t changeable = flag::CF | flag::PF | flag::AF | flag::ZF | flag::SF | flag::TF | flag::DF |
+                          flag::OF | flag::NT | flag::AC | flag::ID;
     if (cpl == 0) changeable |= flag::IOPL;
     if (cpl <= iopl) changeable |= flag::IF;
     if (opsize == 2) changeable &= 0xffff;
@@ -506,6 +551,7 @@ uint64_t Interp::run() {
         set_sp(sp);
         return kHelperContinue;
     }
+    case ZYDIS_MNEMONIC_ENTER: return enter();
     case ZYDIS_MNEMONIC_POPA:
     case ZYDIS_MNEMONIC_POPAD: {
         const unsigned w = in.operand_width() / 8;
@@ -555,11 +601,13 @@ uint64_t Interp::run() {
         return kHelperExitNext;
     case ZYDIS_MNEMONIC_CLI:
     case ZYDIS_MNEMONIC_STI: {
-        if ((s.cr0 & cr0::PE) && s.cpl() > ((s.eflags & flag::IOPL) >> 12)) {
-            if (s.eflags & flag::VM) log_warning("CLI/STI in virtual-8086 mode with IOPL<3 (VME) is not implemented yet");
+        if ((s.cr0 & cr0::PE) && uint64_t(s.cpl()) > ((s.eflags & flag::IOPL) >> 12)) {
+            if (s.eflags & flag::VM)
+                log_warning("CLI/STI in virtual-8086 mode with IOPL<3 (VME) is not implemented yet");
             return gp();
         }
-        if (in.mnemonic() == ZYDIS_MNEMONIC_CLI) s.eflags &= ~flag::IF;
+        if (in.mnemonic() == ZYDIS_MNEMONIC_CLI)
+            s.eflags &= ~flag::IF;
         else {
             if (!(s.eflags & flag::IF)) s.interrupt_shadow = true;
             s.eflags |= flag::IF;
@@ -596,7 +644,8 @@ uint64_t Interp::run() {
     }
     case ZYDIS_MNEMONIC_SMSW:
         if ((s.cr4 & cr4::UMIP) && !privileged()) return gp();
-        return write(0, s.cr0, in.ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY ? 2 : 0) ? kHelperContinue : kHelperExitHere;
+        return write(0, s.cr0, in.ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY ? 2 : 0) ? kHelperContinue
+                                                                                    : kHelperExitHere;
     case ZYDIS_MNEMONIC_WBINVD:
     case ZYDIS_MNEMONIC_INVD:
         // No caches are modelled: memory is always coherent.

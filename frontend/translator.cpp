@@ -1,6 +1,7 @@
 #include "frontend/translator.h"
 #include "frontend/emit_table.h"
 #include "frontend/helpers.h"
+#include "jit/host_traps.h"
 #include "machine/log.h"
 #include <cstring>
 #include <vector>
@@ -9,7 +10,8 @@ namespace hayate {
 
 using namespace asmjit;
 
-Translator::Translator(jit::CodeBuffer& buffer, const jit::Thunks& thunks) : buffer_(buffer), thunks_(thunks) {}
+Translator::Translator(jit::CodeBuffer& buffer, const jit::Thunks& thunks)
+    : buffer_(buffer), thunks_(thunks) {}
 
 namespace {
 
@@ -27,10 +29,17 @@ class ErrorRecorder : public ErrorHandler {
 // the liveness of earlier flag results.
 uint32_t flags_killed(const Insn& in) {
     switch (in.mnemonic()) {
-    case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR:
-    case ZYDIS_MNEMONIC_ROL: case ZYDIS_MNEMONIC_ROR: case ZYDIS_MNEMONIC_RCL: case ZYDIS_MNEMONIC_RCR:
-    case ZYDIS_MNEMONIC_SHLD: case ZYDIS_MNEMONIC_SHRD: {
-        const ZydisDecodedOperand& count = in.ops[in.mnemonic() == ZYDIS_MNEMONIC_SHLD || in.mnemonic() == ZYDIS_MNEMONIC_SHRD ? 2 : 1];
+    case ZYDIS_MNEMONIC_SHL:
+    case ZYDIS_MNEMONIC_SHR:
+    case ZYDIS_MNEMONIC_SAR:
+    case ZYDIS_MNEMONIC_ROL:
+    case ZYDIS_MNEMONIC_ROR:
+    case ZYDIS_MNEMONIC_RCL:
+    case ZYDIS_MNEMONIC_RCR:
+    case ZYDIS_MNEMONIC_SHLD:
+    case ZYDIS_MNEMONIC_SHRD: {
+        const ZydisDecodedOperand& count =
+            in.ops[in.mnemonic() == ZYDIS_MNEMONIC_SHLD || in.mnemonic() == ZYDIS_MNEMONIC_SHRD ? 2 : 1];
         if (count.type != ZYDIS_OPERAND_TYPE_IMMEDIATE) return 0;
         unsigned mask = in.operand_width() == 64 ? 63 : 31;
         if ((count.imm.value.u & mask) == 0) return 0;
@@ -45,6 +54,18 @@ uint32_t flags_killed(const Insn& in) {
         }
     }
     return in.flags_written;
+}
+
+bool raises_data_fault(const Insn& in) {
+    switch (in.mnemonic()) {
+    case ZYDIS_MNEMONIC_DIV:
+    case ZYDIS_MNEMONIC_IDIV:
+    case ZYDIS_MNEMONIC_COMISS:
+    case ZYDIS_MNEMONIC_COMISD:
+    case ZYDIS_MNEMONIC_UCOMISS:
+    case ZYDIS_MNEMONIC_UCOMISD: return true;
+    default: return false;
+    }
 }
 
 bool is_terminator(const Insn& in) {
@@ -66,10 +87,34 @@ void report_unimplemented(const Insn& in) {
     static std::vector<bool> seen(ZYDIS_MNEMONIC_MAX_VALUE + 1);
     if (seen[in.mnemonic()]) return;
     seen[in.mnemonic()] = true;
-    log_warning("unimplemented instruction at RIP {:#x}: {} ({}); raising #UD", in.pc, in.text(), in.hex_bytes());
+    log_warning("unimplemented instruction at RIP {:#x}: {} ({}); raising #UD", in.pc, in.text(),
+                in.hex_bytes());
 }
 
 } // namespace
+
+// -d out_asm: the host code of a block, disassembled.
+static void log_host_code(uint64_t guest_pc, const uint8_t* code, size_t size) {
+    ZydisDecoder dec;
+    ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+    ZydisFormatter f;
+    ZydisFormatterInit(&f, ZYDIS_FORMATTER_STYLE_INTEL);
+    log_write("OUT for guest {:#x}: {} bytes at {}", guest_pc, size, static_cast<const void*>(code));
+    for (size_t off = 0; off < size;) {
+        ZydisDecodedInstruction zi;
+        ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+        if (ZYAN_FAILED(ZydisDecoderDecodeFull(&dec, code + off, size - off, &zi, ops))) {
+            log_write("  {:#x}: .byte {:#04x}", uintptr_t(code + off), code[off]);
+            off++;
+            continue;
+        }
+        char buf[256];
+        ZydisFormatterFormatInstruction(&f, &zi, ops, zi.operand_count_visible, buf, sizeof buf,
+                                        uint64_t(uintptr_t(code + off)), nullptr);
+        log_write("  {:#x}: {}", uintptr_t(code + off), buf);
+        off += zi.length;
+    }
+}
 
 Translator::Result Translator::translate(uint64_t pc, uint64_t cs_base, uint32_t mode, const CodeFetch& fetch,
                                          std::unique_ptr<jit::Block>& out) {
@@ -123,10 +168,17 @@ Translator::Result Translator::translate(uint64_t pc, uint64_t cs_base, uint32_t
         // Only flags an instruction always writes end their liveness (a shift by
         // zero or a REP with RCX=0 leaves them alone).
         in.flags_written = flags_killed(in);
+        // #DE and #XM are faults that ordinary data raises: their frames must
+        // hold the flags from before the instruction, so the flags count as
+        // read (kept intact by the code before it). Page faults do not get
+        // this: it would cost a flag save around most memory accesses.
+        if (raises_data_fault(in)) in.flags_read |= kZyArithFlags;
         insns.push_back(in);
         cur = in.next_pc;
-        if (code_bits == 16) cur = uint16_t(cur);
-        else if (code_bits == 32) cur = uint32_t(cur);
+        if (code_bits == 16)
+            cur = uint16_t(cur);
+        else if (code_bits == 32)
+            cur = uint32_t(cur);
         if (is_terminator(in)) break;
     }
 
@@ -193,7 +245,8 @@ Translator::Result Translator::translate(uint64_t pc, uint64_t cs_base, uint32_t
     c.emit_deferred();
 
     if (errors.failed) {
-        log_warning("internal error: host assembler refused code for the block at {:#x}: {}", pc, errors.first);
+        log_warning("internal error: host assembler refused code for the block at {:#x}: {}", pc,
+                    errors.first);
         return Result::InternalError;
     }
     uint8_t* host = buffer_.commit(code);
@@ -206,6 +259,10 @@ Translator::Result Translator::translate(uint64_t pc, uint64_t cs_base, uint32_t
         block->exits[size_t(e.index)].patch_site = host + code.labelOffsetFromBase(e.site);
         block->exits[size_t(e.index)].stub = host + code.labelOffsetFromBase(e.stub);
     }
+    if (log_enabled(logcat::kOutAsm)) log_host_code(pc, host, block->code_size);
+    for (const auto& t : c.host_trap_labels)
+        jit::add_host_trap(host + code.labelOffsetFromBase(t.site),
+                           host + code.labelOffsetFromBase(t.resume));
     out = std::move(block);
     return Result::Ok;
 }

@@ -86,6 +86,9 @@ Thunks build_thunks(CodeBuffer& buffer) {
     emit_store_gprs(a);
     emit_merge_flags_from(a, kT1);
     emit_store_xmm(a);
+    // Helpers run under the host's MXCSR: a guest that unmasked an exception
+    // must not make C++ code trap. load_state puts the guest's back.
+    a.ldmxcsr(HAYATE_STATE(host_mxcsr));
     a.mov(x86::rax, guest_gpr_slot(RAX)); // keep RAX a guest value for the caller
     a.ret();
 

@@ -190,8 +190,8 @@ void deliver_protected(Vcpu& cpu, uint8_t vector, bool has_error, uint32_t error
 void Vcpu::raise(uint8_t vector, bool has_error, uint32_t error_code) {
     static thread_local int depth = 0;
     static thread_local int first = -1;
-    log_cat(logcat::kInt, "exception {} err {:#x} at {:04x}:{:#x}", vector, has_error ? error_code : 0,
-            state.seg[CS].selector, state.rip);
+    log_cat(logcat::kInt, "exception {} err {:#x} at {:04x}:{:#x} rflags {:#x}", vector, has_error ? error_code : 0,
+            state.seg[CS].selector, state.rip, state.eflags);
     if (triple_faulted) return;
     if (depth > 0) {
         // A fault while delivering `first`.

@@ -5,6 +5,7 @@
 #include "frontend/translator.h"
 #include "jit/block_cache.h"
 #include "jit/code_buffer.h"
+#include "jit/host_traps.h"
 #include "jit/trampoline.h"
 #include "machine/log.h"
 #include "machine/machine.h"
@@ -27,8 +28,12 @@ struct TcgEngine::Impl {
         : cpu(c), memory(m), ports(p), thunks(jit::build_thunks(buffer)), thunks_end(buffer.used()),
           translator(buffer, thunks) {
         memory.set_code_write_hook([this](uint64_t addr, uint64_t len) { on_code_write(addr, len); });
+        jit::install_host_trap_handler();
     }
-    ~Impl() { memory.set_code_write_hook(nullptr); }
+    ~Impl() {
+        memory.set_code_write_hook(nullptr);
+        jit::forget_host_traps(buffer.base(), buffer.base() + buffer.used() + buffer.remaining());
+    }
 
     void forget_jump_cache_entries(const jit::Block* b) {
         JumpCacheEntry& e = cpu.state.jump_cache[b->pc & (kJumpCacheEntries - 1)];
@@ -58,6 +63,8 @@ struct TcgEngine::Impl {
         for (uint64_t p = 0; p < memory.ram_size(); p += kPageSize)
             if (memory.is_code_page(p)) memory.set_code_page(p, false);
         cache.clear();
+        jit::forget_host_traps(buffer.base() + thunks_end,
+                               buffer.base() + buffer.used() + buffer.remaining());
         buffer.reset_to(thunks_end);
         cpu.flush_jump_cache();
         cpu.state.chain_block = nullptr;
@@ -111,9 +118,11 @@ struct TcgEngine::Impl {
                 return nullptr;
             }
             b = cache.insert(std::move(nb));
-            log_cat(logcat::kMmu, "translated {:#x} phys {:#x} mode {:#x} size {}", pc, phys, mode, b->guest_size);
+            log_cat(logcat::kMmu, "translated {:#x} phys {:#x} mode {:#x} size {}", pc, phys, mode,
+                    b->guest_size);
             mark_code_page(b->phys);
-            if (((b->phys + b->guest_size - 1) ^ b->phys) & kPageMask) mark_code_page(b->phys + b->guest_size - 1);
+            if (((b->phys + b->guest_size - 1) ^ b->phys) & kPageMask)
+                mark_code_page(b->phys + b->guest_size - 1);
             if (b->phys_page2 != ~0ull) mark_code_page(b->phys_page2);
         }
         if (flat) jc = JumpCacheEntry{pc, mode, b->code, 0};
@@ -147,7 +156,8 @@ struct TcgEngine::Impl {
                 size_t(exit_index) < from->exits.size() && from->exits[size_t(exit_index)].target_pc == b->pc)
                 jit::BlockCache::chain(from, exit_index, b);
             if (log_enabled(logcat::kExec)) {
-                log_write("Trace {:#x} [{:04x}:{:#x}] mode {:#x}", uintptr_t(b->code), s.seg[CS].selector, s.rip, mode);
+                log_write("Trace {:#x} [{:04x}:{:#x}] mode {:#x}", uintptr_t(b->code), s.seg[CS].selector,
+                          s.rip, mode);
                 if (log_enabled(logcat::kCpu)) log_write("{}", cpu.dump_state());
             }
             thunks.enter(&s, b->code);

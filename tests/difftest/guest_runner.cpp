@@ -10,6 +10,7 @@
 
 #ifdef DIFFTEST_HAVE_GUEST
 #include "frontend/mode.h"
+#include "machine/log.h"
 #include "machine/machine.h"
 #include "machine/tcg.h"
 #include "machine/vcpu.h"
@@ -17,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -72,6 +74,11 @@ class GuestRunner final : public Runner {
         }
         unlink(path);
         build_system_tables();
+        // HAYATE_LOG=in_asm,out_asm... logs the Hayate side (for debugging a mismatch).
+        if (const char* spec = std::getenv("HAYATE_LOG")) {
+            unsigned mask = 0;
+            if (parse_log_mask(spec, mask).empty()) log_config().mask = mask;
+        }
         engine_ = std::make_unique<TcgEngine>(machine_->vcpu(0), machine_->memory(), machine_->ports());
         watchdog_ = std::thread([this] { watch(); });
     }

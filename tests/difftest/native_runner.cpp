@@ -9,6 +9,9 @@
 // Exceptions (#DE, #PF, #GP, #UD, #XM ...) arrive as signals on an alternate
 // stack; the handler takes the vector from the kernel's trap number and the
 // registers from the signal context, then long-jumps out.
+#ifdef DIFFTEST_HAVE_GUEST
+#include "jit/host_traps.h"
+#endif
 #include "tests/difftest/difftest.h"
 #include <asmjit/x86.h>
 #include <csetjmp>
@@ -78,6 +81,11 @@ int g_protect_sig = 0;
 uint64_t g_protect_rip = 0, g_protect_addr = 0;
 
 void on_signal(int sig, siginfo_t* info, void* ctx) {
+#ifdef DIFFTEST_HAVE_GUEST
+    // Hayate's own SIGFPE handling (guest SIMD exceptions) comes first while
+    // Hayate runs: this handler replaced the one the engine installed.
+    if (sig == SIGFPE && !g_active && hayate::jit::resume_host_trap(ctx)) return;
+#endif
     if (g_protect_active && !g_active) {
         g_protect_active = 0;
         g_protect_sig = sig;
