@@ -118,7 +118,7 @@ struct alignas(64) CpuState {
     // --- event state ---
     bool halted = false;
     bool interrupt_shadow = false;
-    int cpl() const { return seg[CS].dpl(); }
+    unsigned cpl() const { return seg[CS].dpl(); }
 
     // --- soft MMU (per vCPU) ---
     alignas(64) TlbEntry tlb[kMmuIndexes][kTlbEntries];

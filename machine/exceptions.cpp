@@ -19,6 +19,14 @@ bool push_value(Vcpu& cpu, uint64_t& sp, uint64_t ss_base, unsigned bytes, uint6
     return cpu.write_linear(linear, &value, bytes, cpu.state.cpl() == 3);
 }
 
+bool is_fault_class(uint8_t vector) {
+    switch (vector) {
+    case 0: case 5: case 6: case 7: case 10: case 11: case 12: case 13: case 14: case 16: case 17: case 19:
+    case 20: case 21: return true;
+    default: return false; // traps (#DB, #BP, #OF), NMI, aborts, external interrupts
+    }
+}
+
 void deliver_real_mode(Vcpu& cpu, uint8_t vector, uint64_t return_ip) {
     CpuState& s = cpu.state;
     uint32_t entry = 0;
@@ -43,7 +51,7 @@ void deliver_real_mode(Vcpu& cpu, uint8_t vector, uint64_t return_ip) {
 }
 
 void deliver_protected(Vcpu& cpu, uint8_t vector, bool has_error, uint32_t error, uint64_t return_ip,
-                       bool software) {
+                       bool software, bool fault = false) {
     CpuState& s = cpu.state;
     const bool long_mode = s.efer & efer::LMA;
     const unsigned gate_size = long_mode ? 16 : 8;
@@ -99,6 +107,9 @@ void deliver_protected(Vcpu& cpu, uint8_t vector, bool has_error, uint32_t error
     const unsigned old_cpl = s.cpl();
     const unsigned new_cpl = cs.conforming() ? old_cpl : cs.dpl();
     const uint64_t old_flags = s.eflags;
+    // Fault-class exceptions push RF=1 so that IRET back to the faulting
+    // instruction does not retrigger an instruction breakpoint (SDM vol. 3, 18.3.1.1).
+    const uint64_t flags_image = old_flags | (fault ? flag::RF : 0);
     const SegmentCache old_ss = s.seg[SS];
     const uint64_t old_sp = s.gpr[RSP];
     const uint16_t old_cs = s.seg[CS].selector;
@@ -122,8 +133,7 @@ void deliver_protected(Vcpu& cpu, uint8_t vector, bool has_error, uint32_t error
             sp -= w;
             return cpu.write_linear(sp, &v, w, false);
         };
-        uint64_t flags_img = old_flags;
-        if (!push(old_ss.selector) || !push(old_sp) || !push(flags_img) || !push(old_cs) || !push(return_ip) ||
+        if (!push(old_ss.selector) || !push(old_sp) || !push(flags_image) || !push(old_cs) || !push(return_ip) ||
             (has_error && !push(error)))
             return;
     } else {
@@ -170,7 +180,7 @@ void deliver_protected(Vcpu& cpu, uint8_t vector, bool has_error, uint32_t error
                 return;
         }
         if (switch_stack && (!push(old_ss.selector) || !push(old_sp))) return;
-        if (!push(old_flags) || !push(old_cs) || !push(return_ip) || (has_error && !push(error))) return;
+        if (!push(flags_image) || !push(old_cs) || !push(return_ip) || (has_error && !push(error))) return;
         if (sb == 2) sp = (old_sp & ~0xffffull) | (sp & 0xffff);
     }
     // Commit.
@@ -221,7 +231,7 @@ void Vcpu::raise(uint8_t vector, bool has_error, uint32_t error_code) {
     } else {
         last_exceptions[last_exception_count++ % 4] = vector;
         if (!(state.cr0 & cr0::PE)) deliver_real_mode(*this, vector, state.rip);
-        else deliver_protected(*this, vector, has_error, error_code, state.rip, false);
+        else deliver_protected(*this, vector, has_error, error_code, state.rip, false, is_fault_class(vector));
     }
     depth--;
     first = saved_first;
