@@ -36,7 +36,8 @@ struct WalkResult {
     bool writable = false; // the mapping allows writes for this privilege
     bool user = false;
     bool global = false;
-    uint32_t fault_code = 0; // #PF error code when !ok
+    uint64_t page_size = 0x1000; // of the mapping: 4 KiB, 2/4 MiB or 1 GiB
+    uint32_t fault_code = 0;     // #PF error code when !ok
     bool ok = false;
 };
 
@@ -70,6 +71,7 @@ static WalkResult walk(Vcpu& cpu, uint64_t linear, Vcpu::Access acc, bool user) 
             if ((user && !allow_u) || (write && !allow_w && (user || wp))) return fail(true);
             set_bits(mem, pde_addr, 4, A | (write ? D : 0), pde);
             r.phys = base | (linear & 0x3fffff);
+            r.page_size = 0x400000;
             r.global = (pde & G) && (s.cr4 & cr4::PGE);
             r.writable = allow_w || (!user && !wp);
             r.user = allow_u;
@@ -127,6 +129,7 @@ static WalkResult walk(Vcpu& cpu, uint64_t linear, Vcpu::Access acc, bool user) 
             set_bits(mem, e_addr, 8, A | (write ? D : 0), e);
             uint64_t page_mask = (1ull << shift) - 1;
             r.phys = ((e & addr_mask) & ~page_mask) | (linear & page_mask);
+            r.page_size = page_mask + 1;
             r.global = (e & G) && (s.cr4 & cr4::PGE);
             r.writable = allow_w || (!user && !wp);
             r.user = allow_u;
@@ -159,6 +162,8 @@ bool Vcpu::translate(uint64_t linear, Access acc, bool user, uint64_t& phys) {
         raise(14, true, w.fault_code);
         return false;
     }
+    // The TLB holds 4 KiB pieces of a large page; INVLPG must find them all.
+    if (w.page_size > kPageSize) note_large_page(linear, w.page_size);
     phys = w.phys;
     return true;
 }
@@ -247,6 +252,8 @@ bool Vcpu::write_linear(uint64_t linear, const void* in, unsigned size, bool use
 // ---------------------------------------------------------------- the TLB
 
 void Vcpu::flush_tlb() {
+    tlb_large_addr = ~0ull;
+    tlb_large_mask = 0;
     for (int m = 0; m < kMmuIndexes; m++)
         for (unsigned i = 0; i < unsigned(kTlbEntries); i++) {
             TlbEntry& e = state.tlb[m][i];
@@ -257,14 +264,35 @@ void Vcpu::flush_tlb() {
     flush_jump_cache();
 }
 
+void Vcpu::note_large_page(uint64_t linear, uint64_t size) {
+    uint64_t mask = ~(size - 1);
+    if (tlb_large_addr == ~0ull) {
+        tlb_large_addr = linear & mask;
+        tlb_large_mask = mask;
+        return;
+    }
+    // Widen the region until it holds both (as QEMU's tlb_add_large_page).
+    mask &= tlb_large_mask;
+    while ((tlb_large_addr ^ linear) & mask) mask <<= 1;
+    tlb_large_addr &= mask;
+    tlb_large_mask = mask;
+}
+
 void Vcpu::flush_tlb_page(uint64_t linear) {
+    if (!(state.efer & efer::LMA)) linear = uint32_t(linear);
+    // INVLPG drops the whole translation of a large page holding the address
+    // (SDM Vol. 3 4.10.4.1), whose 4 KiB pieces sit in any slot: when the
+    // address falls in the region of the large pages seen, flush everything.
+    if ((linear & tlb_large_mask) == tlb_large_addr) {
+        flush_tlb();
+        return;
+    }
     unsigned i = unsigned(linear >> 12) & (kTlbEntries - 1);
     for (int m = 0; m < kMmuIndexes; m++) {
         TlbEntry& e = state.tlb[m][i];
         e.tag_read = e.tag_write = tlb_invalid_tag(i);
         e.phys_page = ~0ull;
     }
-    // Large pages may cover this address from any slot: keep it simple and exact.
     flush_jump_cache();
 }
 

@@ -74,6 +74,12 @@ class Vcpu {
     void flush_tlb_page(uint64_t linear);      // INVLPG
     void flush_tlb_phys_page_write(uint64_t phys_page); // page became a code page
     void flush_jump_cache();
+    // Records a large-page translation (2/4 MiB, 1 GiB): the TLB holds it in
+    // 4 KiB pieces, which INVLPG anywhere in the large page must all drop.
+    void note_large_page(uint64_t linear, uint64_t size);
+    // The smallest aligned region holding every large page translated since
+    // the last full flush (tlb_large_addr is ~0 when there is none).
+    uint64_t tlb_large_addr = ~0ull, tlb_large_mask = 0;
 
     // A one-screen dump of the guest state (triple faults, -d cpu, errors).
     std::string dump_state() const;
