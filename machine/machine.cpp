@@ -127,6 +127,9 @@ int Machine::run() {
         switch (why) {
         case StopReason::Shutdown: return exit_status();
         case StopReason::Reset:
+            // A triple fault is a crash, whatever -no-reboot says: scripts
+            // must not take it for a clean end (the CPU dump is logged).
+            if (cpu.triple_faulted && options_.no_reboot) return kTripleFaultStatus;
             if (options_.no_reboot) return 0;
             reset_requested_ = true;
             break;

@@ -13,6 +13,9 @@ class Vcpu;
 class Device;
 class CharBackend;
 
+// Exit status of hayate when the guest triple-faults under -no-reboot.
+constexpr int kTripleFaultStatus = 2;
+
 class Machine {
   public:
     // Builds the board and loads the kernel. Throws std::runtime_error with a
@@ -48,8 +51,8 @@ class Machine {
     std::unique_ptr<PhysicalMemory> memory_;
     IoBus ports_{"ioport", 0x10000};
     std::vector<std::unique_ptr<Vcpu>> vcpus_;
-    std::vector<std::unique_ptr<IrqLine>> irq_lines_;       // outlive the devices raising them
-    std::vector<std::unique_ptr<CharBackend>> backends_;    // outlive the devices writing to them
+    std::vector<std::unique_ptr<IrqLine>> irq_lines_;    // outlive the devices raising them
+    std::vector<std::unique_ptr<CharBackend>> backends_; // outlive the devices writing to them
     std::vector<std::unique_ptr<Device>> devices_;
     std::atomic<bool> shutdown_claimed_{false}; // first request_shutdown owns exit_status_
     std::atomic<bool> shutdown_requested_{false};

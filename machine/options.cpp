@@ -27,7 +27,7 @@ Options follow QEMU's; each may also be written with two dashes (--m 64).
   -display none          accepted: hayate has no display
   -serial DEV            next serial port (COM1..COM4): stdio, file:PATH, null, none
   -nodefaults            no default devices (no COM1 unless -serial is given)
-  -no-reboot             a guest reset ends hayate with status 0
+  -no-reboot             a guest reset ends hayate with status 0 (a triple fault: 2)
   -device isa-debug-exit[,iobase=N][,iosize=N]
                          writing V to the port ends hayate with status (V << 1) | 1
   -device help           list the devices -device can add

@@ -227,6 +227,12 @@ def main():
                   'command line: %s hello world' % DEMO, 'memory:       639 KiB low, 64 MiB in all', 'CPU vendor:',
                   'Goodbye'])
     check('ELF32 kernel', DEBUG_EXIT + ['-kernel', write('k32.elf', elf32(CHECK_MAGIC))], 67)
+    # LIDT with limit 0, then UD2: #UD, #GP and #DF all find no gate, so the
+    # CPU shuts down. Under -no-reboot that is status 2 with a CPU dump.
+    idtr_addr = 0x100000 + 12 + 9
+    triple = bytes([0x0f, 0x01, 0x1d]) + struct.pack('<I', idtr_addr) + bytes([0x0f, 0x0b]) + bytes(6)
+    check('triple fault ends with status 2', DEBUG_EXIT + ['-kernel', write('triple.elf', elf32(triple))], 2,
+          stderr=['triple fault', 'CR0='])
     check('ELF64 higher-half kernel', DEBUG_EXIT + ['-kernel', write('k64.elf', elf64(CHECK_MAGIC))], 67)
     mod1, mod2 = write('mod1', b'\x30module one'), write('mod2', b'second')
     check('kludge kernel with modules',
