@@ -17,6 +17,49 @@ uint64_t branch_target(const EmitContext& c) {
     return c.wrap_pc(t);
 }
 
+bool is_canonical(uint64_t v) { return int64_t(v << 16) >> 16 == int64_t(v); }
+
+// #GP(0) at this instruction, which ends the block.
+void raise_gp0(EmitContext& c) {
+    c.raise_exception(13, 0, true);
+    c.a.ud2(); // the helper always leaves generated code
+    c.block_ended = true;
+}
+
+// A near branch in 64-bit mode whose target is not canonical faults on the
+// branch itself: #GP(0) with RIP at the JMP/CALL/RET/Jcc and nothing changed
+// (SDM Vol. 2: "IF tempRIP is not canonical THEN #GP(0)"); the fetch at the
+// target never happens. For a 64-bit target in `target` (not T1): the guest
+// flags are live in host RFLAGS, so the test is flag-free: target + 2^47 has
+// its top 16 bits clear exactly when the target is canonical; BSWAP and MOVZX
+// bring them to the low word of RCX (the guest's RCX waits in T1) for JRCXZ.
+// Clobbers T1.
+void check_canonical_target(EmitContext& c, x86::Gp target) {
+    if (!c.is64()) return;
+    auto& a = c.a;
+    Label ok = a.newLabel(), fault = a.newLabel();
+    a.mov(kT1, x86::rcx);
+    a.mov(x86::rcx, Imm(uint64_t(1) << 47));
+    a.lea(x86::rcx, x86::ptr(target, x86::rcx));
+    a.bswap(x86::rcx);
+    a.movzx(x86::ecx, x86::cx);
+    a.jecxz(x86::rcx, ok); // JRCXZ
+    a.mov(x86::rcx, kT1);
+    a.jmp(fault);
+    a.bind(ok);
+    a.mov(x86::rcx, kT1);
+    c.defer([&c, fault]() {
+        c.a.bind(fault);
+        raise_gp0(c);
+    });
+}
+
+// A direct branch's exit: the target is known, so is whether it faults.
+void exit_branch(EmitContext& c, uint64_t target) {
+    if (c.is64() && !is_canonical(target)) raise_gp0(c);
+    else c.exit_direct(target);
+}
+
 // Loads an indirect target (register or memory operand 0) into T0, truncated
 // to the operand size.
 void load_indirect_target(EmitContext& c, bool keep_in_scratch) {
@@ -41,13 +84,14 @@ void load_indirect_target(EmitContext& c, bool keep_in_scratch) {
 bool emit_jmp(EmitContext& c) {
     const Insn& in = *c.insn;
     if (in.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
-        c.exit_direct(branch_target(c));
+        exit_branch(c, branch_target(c));
         return true;
     }
     if (in.ops[0].type == ZYDIS_OPERAND_TYPE_POINTER ||
         (in.ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY && in.zi.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR))
         return emit_far_transfer(c);
     load_indirect_target(c, false);
+    if (in.operand_width() == 64) check_canonical_target(c, kT0);
     c.exit_indirect();
     return true;
 }
@@ -59,7 +103,7 @@ bool emit_jcc(EmitContext& c) {
     c.a.emit(id, taken);
     c.exit_direct(c.wrap_pc(in.next_pc));
     c.a.bind(taken);
-    c.exit_direct(branch_target(c));
+    exit_branch(c, branch_target(c));
     return true;
 }
 
@@ -70,6 +114,9 @@ bool emit_counter_branch(EmitContext& c) {
     const unsigned aw = in.address_width();
     const ZydisMnemonic m = in.mnemonic();
     const bool is_loop = m == ZYDIS_MNEMONIC_LOOP || m == ZYDIS_MNEMONIC_LOOPE || m == ZYDIS_MNEMONIC_LOOPNE;
+    // A taken LOOP to a non-canonical target faults with the counter as it was.
+    const bool target_faults = c.is64() && !is_canonical(branch_target(c));
+    if (is_loop && target_faults) a.mov(kT0, x86::rcx);
     if (is_loop) {
         if (aw == 64) a.lea(x86::rcx, x86::ptr(x86::rcx, -1));
         else if (aw == 32) a.lea(x86::ecx, x86::ptr(x86::rcx, -1));
@@ -97,7 +144,8 @@ bool emit_counter_branch(EmitContext& c) {
     a.bind(not_taken);
     c.exit_direct(c.wrap_pc(in.next_pc));
     a.bind(taken);
-    c.exit_direct(branch_target(c));
+    if (is_loop && target_faults) a.mov(x86::rcx, kT0);
+    exit_branch(c, branch_target(c));
     return true;
 }
 
@@ -106,14 +154,20 @@ bool emit_call(EmitContext& c) {
     const unsigned size = in.operand_width() / 8;
     const uint64_t ret = c.wrap_pc(in.next_pc);
     if (in.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+        const uint64_t target = branch_target(c);
+        if (c.is64() && !is_canonical(target)) {
+            raise_gp0(c); // before the push
+            return true;
+        }
         emit_push_imm(c, size, ret);
-        c.exit_direct(branch_target(c));
+        c.exit_direct(target);
         return true;
     }
     if (in.ops[0].type == ZYDIS_OPERAND_TYPE_POINTER ||
         (in.ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY && in.zi.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR))
         return emit_far_transfer(c);
     load_indirect_target(c, true);
+    if (size == 8) check_canonical_target(c, kT0); // before the push
     emit_push_imm(c, size, ret);
     c.a.mov(kT0, jit::state_field(offsetof(CpuState, scratch) + 16));
     c.exit_indirect();
@@ -132,8 +186,9 @@ bool emit_ret(EmitContext& c) {
         if (size == 8) c.a.mov(kT1, m);
         else if (size == 4) c.a.mov(kT1.r32(), m);
         else c.a.movzx(kT1.r32(), m);
-        adjust_stack_pointer(c, int32_t(size) + extra);
         c.a.mov(kT0, kT1);
+        if (size == 8) check_canonical_target(c, kT0); // before RSP moves
+        adjust_stack_pointer(c, int32_t(size) + extra);
     });
     c.exit_indirect();
     return true;

@@ -323,6 +323,8 @@ struct Emitted {
     bool asm_error = false;
     std::string error;
     std::vector<uint8_t> code;
+    size_t inline_size = 0; // bytes before the deferred cold code
+    size_t trap_sites = 0;  // host instructions that may raise a SIMD FP exception
     Insn insn;
 };
 
@@ -356,7 +358,9 @@ Emitted emit_one(unsigned bits, const std::vector<uint8_t>& bytes, uint32_t mode
     EmitFn fn = emitter_for(e.insn.mnemonic());
     e.handled = fn && fn(c);
     e.block_ended = c.block_ended;
+    e.inline_size = code.textSection()->buffer().size(); // cold code (slow paths, trap stubs) follows
     c.emit_deferred();
+    e.trap_sites = c.host_trap_labels.size();
     e.asm_error = rec.failed;
     e.error = rec.first;
     const CodeBuffer& buf = code.textSection()->buffer();
@@ -425,7 +429,7 @@ void check_accepted(unsigned bits, const Case& k, uint32_t mode) {
     CHECK(e.code.empty() == hint);
     // Register forms whose registers are all host registers run unchanged.
     if (bits == 64 && !has_memory_operand(e.insn) && !uses_state_gpr(e.insn)) {
-        std::vector<std::string> host = disassemble(e.code);
+        std::vector<std::string> host = disassemble({e.code.begin(), e.code.begin() + long(e.inline_size)});
         REQUIRE(host.size() == 1);
         CHECK(host[0] == e.insn.text());
     }
@@ -435,6 +439,36 @@ void check_accepted(unsigned bits, const Case& k, uint32_t mode) {
 
 TEST_CASE("sse: every claimed 64-bit form translates", "[sse]") {
     for (const Case& k : kCases64) check_accepted(64, k, kMode64);
+}
+
+// An unmasked SIMD floating-point exception traps on the host instruction:
+// arithmetic, compares and conversions mark it (jit/host_traps.h), moves,
+// logic and integer SIMD cannot trap and mark nothing. A memory form has two
+// copies of the instruction (inline and on the bounce path), both marked.
+TEST_CASE("sse: SIMD floating-point forms mark their host trap sites", "[sse]") {
+    struct Expect {
+        const char* text;
+        std::vector<uint8_t> bytes;
+        size_t sites;
+    };
+    const Expect cases[] = {
+        {"addps xmm0, xmm1", {0x0f, 0x58, 0xc1}, 1},
+        {"divsd xmm2, [rax]", {0xf2, 0x0f, 0x5e, 0x10}, 2},
+        {"sqrtss xmm3, xmm4", {0xf3, 0x0f, 0x51, 0xdc}, 1},
+        {"ucomisd xmm0, xmm1", {0x66, 0x0f, 0x2e, 0xc1}, 1},
+        {"cvttsd2si eax, xmm1", {0xf2, 0x0f, 0x2c, 0xc1}, 1},
+        {"cmpps xmm0, xmm1, 1", {0x0f, 0xc2, 0xc1, 0x01}, 1},
+        {"movaps xmm0, xmm1", {0x0f, 0x28, 0xc1}, 0},
+        {"xorps xmm0, xmm1", {0x0f, 0x57, 0xc1}, 0},
+        {"paddd xmm0, [rax]", {0x66, 0x0f, 0xfe, 0x00}, 0},
+        {"cvtdq2pd xmm0, xmm1", {0xf3, 0x0f, 0xe6, 0xc1}, 0},
+    };
+    for (const Expect& k : cases) {
+        INFO(k.text);
+        Emitted e = emit_one(64, k.bytes, kMode64);
+        CHECK(e.handled);
+        CHECK(e.trap_sites == k.sites);
+    }
 }
 
 TEST_CASE("sse: 32-bit forms translate", "[sse]") {
