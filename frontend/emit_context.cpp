@@ -403,7 +403,7 @@ void EmitContext::exit_direct(uint64_t target_pc) {
 void EmitContext::exit_indirect() {
     a.mov(jit::state_field(offsetof(CpuState, rip)), kT0);
     block_ended = true;
-    if (!(mode & mode::kFlat)) {
+    if (!(mode & mode::kFlat) || (mode & mode::kSingleStep)) {
         a.jmp(Imm(uint64_t(uintptr_t(thunks.exit_save))));
         return;
     }

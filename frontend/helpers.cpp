@@ -25,6 +25,16 @@ uint8_t* helper_mem_slow(CpuState* s, uint64_t linear, uint64_t info) {
         cpu.raise(13, true, 0);
         return nullptr;
     }
+    // 64-bit mode: a non-canonical address raises #SS(0) when the access goes
+    // through SS (RSP/RBP bases), #GP(0) otherwise (SDM vol. 3, 6.15).
+    if (s->efer & efer::LMA) {
+        const uint64_t last = linear + size - 1;
+        auto canonical = [](uint64_t v) { return int64_t(v << 16) >> 16 == int64_t(v); };
+        if (!canonical(linear) || !canonical(last)) {
+            cpu.raise(MemInfo::seg(uint32_t(info)) == SS ? 12 : 13, true, 0);
+            return nullptr;
+        }
+    }
     // Translate every page the access touches before anything happens.
     const Vcpu::Access kind = write ? Vcpu::Access::Write : Vcpu::Access::Read;
     uint64_t phys0, phys1 = 0;

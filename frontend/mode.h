@@ -12,11 +12,12 @@ constexpr uint32_t kStack32 = 1u << 2; // SS.B (ignored in 64-bit mode)
 constexpr uint32_t kCplShift = 3, kCplMask = 3u << 3;
 constexpr uint32_t kProtected = 1u << 5;
 constexpr uint32_t kVm86 = 1u << 6;
-constexpr uint32_t kFlat = 1u << 7;    // CS/DS/ES/SS bases are all 0
-constexpr uint32_t kSseOk = 1u << 8;   // CR4.OSFXSR && !CR0.EM && !CR0.TS
-constexpr uint32_t kLongMode = 1u << 9; // EFER.LMA
-constexpr uint32_t kFpuTs = 1u << 10;  // CR0.TS: FP/SSE instructions raise #NM
-constexpr uint32_t kFpuEm = 1u << 11;  // CR0.EM
+constexpr uint32_t kFlat = 1u << 7;        // CS/DS/ES/SS bases are all 0
+constexpr uint32_t kSseOk = 1u << 8;       // CR4.OSFXSR && !CR0.EM && !CR0.TS
+constexpr uint32_t kLongMode = 1u << 9;    // EFER.LMA
+constexpr uint32_t kFpuTs = 1u << 10;      // CR0.TS: FP/SSE instructions raise #NM
+constexpr uint32_t kFpuEm = 1u << 11;      // CR0.EM
+constexpr uint32_t kSingleStep = 1u << 12; // EFLAGS.TF: one instruction per block, then #DB
 
 inline uint32_t code_size(uint32_t m) { return m & kCodeMask; }
 inline unsigned cpl(uint32_t m) { return (m & kCplMask) >> kCplShift; }
@@ -30,13 +31,17 @@ inline uint32_t compute_mode(const CpuState& s) {
     uint32_t m = 0;
     bool lma = s.efer & efer::LMA;
     const SegmentCache& cs = s.seg[CS];
-    if (lma && cs.is_long()) m |= mode::kCode64;
-    else if (cs.big() && (s.cr0 & cr0::PE) && !(s.eflags & flag::VM)) m |= mode::kCode32;
+    if (lma && cs.is_long())
+        m |= mode::kCode64;
+    else if (cs.big() && (s.cr0 & cr0::PE) && !(s.eflags & flag::VM))
+        m |= mode::kCode32;
     if (s.seg[SS].big() && (s.cr0 & cr0::PE) && !(s.eflags & flag::VM)) m |= mode::kStack32;
     if (s.cr0 & cr0::PE) {
         m |= mode::kProtected;
-        if (s.eflags & flag::VM) m |= mode::kVm86 | (3u << mode::kCplShift);
-        else m |= uint32_t(cs.dpl()) << mode::kCplShift;
+        if (s.eflags & flag::VM)
+            m |= mode::kVm86 | (3u << mode::kCplShift);
+        else
+            m |= uint32_t(cs.dpl()) << mode::kCplShift;
     }
     if (lma) m |= mode::kLongMode;
     if ((m & mode::kCodeMask) == mode::kCode64 ||
@@ -45,6 +50,7 @@ inline uint32_t compute_mode(const CpuState& s) {
     if ((s.cr4 & cr4::OSFXSR) && !(s.cr0 & (cr0::EM | cr0::TS))) m |= mode::kSseOk;
     if (s.cr0 & cr0::TS) m |= mode::kFpuTs;
     if (s.cr0 & cr0::EM) m |= mode::kFpuEm;
+    if (s.eflags & flag::TF) m |= mode::kSingleStep;
     return m;
 }
 

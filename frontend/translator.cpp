@@ -136,7 +136,9 @@ Translator::Result Translator::translate(uint64_t pc, uint64_t cs_base, uint32_t
     block->phys = phys_page + (first_linear & 0xfff);
     uint64_t cur = pc;
     bool invalid_first = false;
-    while (int(insns.size()) < kMaxInsnsPerBlock) {
+    // Single-step: one instruction, after which the dispatcher raises #DB.
+    const int max_insns = (mode & mode::kSingleStep) ? 1 : kMaxInsnsPerBlock;
+    while (int(insns.size()) < max_insns) {
         uint64_t linear = mode::is64(mode) ? cur : uint32_t(cs_base + cur);
         if ((linear & ~0xfffull) != (first_linear & ~0xfffull)) break; // blocks stay in their page
         size_t off = linear & 0xfff;
@@ -199,9 +201,10 @@ Translator::Result Translator::translate(uint64_t pc, uint64_t cs_base, uint32_t
     x86::Assembler a(&code);
     EmitContext c(a, thunks_, block.get(), mode);
 
-    // Leave at block entry when another thread asked for it.
+    // Leave at block entry when another thread asked for it. (Single-step
+    // blocks always return to the dispatcher, which checks it.)
     Insn entry{};
-    {
+    if (!(mode & mode::kSingleStep)) {
         Label stop = a.newLabel();
         entry.pc = pc;
         entry.flags_live_after = live_in ? kZyArithFlags : 0;

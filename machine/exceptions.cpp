@@ -11,18 +11,33 @@ namespace {
 
 bool is_contributory(uint8_t v) { return v == 0 || (v >= 10 && v <= 13); }
 
-bool push_value(Vcpu& cpu, uint64_t& sp, uint64_t ss_base, unsigned bytes, uint64_t value, unsigned stack_bytes) {
+bool push_value(Vcpu& cpu, uint64_t& sp, uint64_t ss_base, unsigned bytes, uint64_t value,
+                unsigned stack_bytes) {
     sp -= bytes;
-    if (stack_bytes == 2) sp = uint16_t(sp);
-    else if (stack_bytes == 4) sp = uint32_t(sp);
+    if (stack_bytes == 2)
+        sp = uint16_t(sp);
+    else if (stack_bytes == 4)
+        sp = uint32_t(sp);
     uint64_t linear = stack_bytes == 8 ? sp : uint32_t(ss_base + sp);
     return cpu.write_linear(linear, &value, bytes, cpu.state.cpl() == 3);
 }
 
 bool is_fault_class(uint8_t vector) {
     switch (vector) {
-    case 0: case 5: case 6: case 7: case 10: case 11: case 12: case 13: case 14: case 16: case 17: case 19:
-    case 20: case 21: return true;
+    case 0:
+    case 5:
+    case 6:
+    case 7:
+    case 10:
+    case 11:
+    case 12:
+    case 13:
+    case 14:
+    case 16:
+    case 17:
+    case 19:
+    case 20:
+    case 21: return true;
     default: return false; // traps (#DB, #BP, #OF), NMI, aborts, external interrupts
     }
 }
@@ -42,8 +57,10 @@ void deliver_real_mode(Vcpu& cpu, uint8_t vector, uint64_t return_ip) {
         !push_value(cpu, sp, s.seg[SS].base, 2, s.seg[CS].selector, sb) ||
         !push_value(cpu, sp, s.seg[SS].base, 2, return_ip, sb))
         return;
-    if (sb == 2) s.gpr[RSP] = (s.gpr[RSP] & ~0xffffull) | (sp & 0xffff);
-    else s.gpr[RSP] = uint32_t(sp);
+    if (sb == 2)
+        s.gpr[RSP] = (s.gpr[RSP] & ~0xffffull) | (sp & 0xffff);
+    else
+        s.gpr[RSP] = uint32_t(sp);
     s.eflags &= ~(flag::IF | flag::TF | flag::AC | flag::RF);
     s.seg[CS].selector = uint16_t(entry >> 16);
     s.seg[CS].base = uint64_t(entry >> 16) << 4;
@@ -65,7 +82,8 @@ void deliver_protected(Vcpu& cpu, uint8_t vector, bool has_error, uint32_t error
     const unsigned type = unsigned(gate[0] >> 40) & 0xf;
     const unsigned gate_dpl = unsigned(gate[0] >> 45) & 3;
     const bool present = gate[0] & (1ull << 47);
-    bool valid_type = long_mode ? (type == 0xe || type == 0xf) : (type == 0xe || type == 0xf || type == 6 || type == 7 || type == 5);
+    bool valid_type = long_mode ? (type == 0xe || type == 0xf)
+                                : (type == 0xe || type == 0xf || type == 6 || type == 7 || type == 5);
     if (!valid_type) {
         cpu.raise(13, true, uint32_t(vector) * 8 + 2 + ext);
         return;
@@ -133,8 +151,8 @@ void deliver_protected(Vcpu& cpu, uint8_t vector, bool has_error, uint32_t error
             sp -= w;
             return cpu.write_linear(sp, &v, w, false);
         };
-        if (!push(old_ss.selector) || !push(old_sp) || !push(flags_image) || !push(old_cs) || !push(return_ip) ||
-            (has_error && !push(error)))
+        if (!push(old_ss.selector) || !push(old_sp) || !push(flags_image) || !push(old_cs) ||
+            !push(return_ip) || (has_error && !push(error)))
             return;
     } else {
         if (switch_stack) {
@@ -169,8 +187,10 @@ void deliver_protected(Vcpu& cpu, uint8_t vector, bool has_error, uint32_t error
         const unsigned sb = new_ss.big() ? 4 : 2;
         auto push = [&](uint64_t v) {
             sp -= w;
-            if (sb == 2) sp = uint16_t(sp);
-            else sp = uint32_t(sp);
+            if (sb == 2)
+                sp = uint16_t(sp);
+            else
+                sp = uint32_t(sp);
             uint64_t linear = uint32_t(new_ss.base + sp);
             return cpu.write_linear(linear, &v, w, new_cpl == 3);
         };
@@ -200,14 +220,15 @@ void deliver_protected(Vcpu& cpu, uint8_t vector, bool has_error, uint32_t error
 void Vcpu::raise(uint8_t vector, bool has_error, uint32_t error_code) {
     static thread_local int depth = 0;
     static thread_local int first = -1;
-    log_cat(logcat::kInt, "exception {} err {:#x} at {:04x}:{:#x} rflags {:#x}", vector, has_error ? error_code : 0,
-            state.seg[CS].selector, state.rip, state.eflags);
+    log_cat(logcat::kInt, "exception {} err {:#x} at {:04x}:{:#x} rflags {:#x}", vector,
+            has_error ? error_code : 0, state.seg[CS].selector, state.rip, state.eflags);
     if (triple_faulted) return;
+    event_count++;
     if (depth > 0) {
         // A fault while delivering `first`.
         bool df = (first == 8) ? false
-                  : (is_contributory(uint8_t(first)) && is_contributory(vector)) ||
-                        (first == 14 && (is_contributory(vector) || vector == 14));
+                               : (is_contributory(uint8_t(first)) && is_contributory(vector)) ||
+                                     (first == 14 && (is_contributory(vector) || vector == 14));
         if (first == 8) {
             triple_faulted = true;
             log_warning("triple fault (fault {} while delivering #DF)", vector);
@@ -230,17 +251,21 @@ void Vcpu::raise(uint8_t vector, bool has_error, uint32_t error_code) {
         triple_faulted = true;
     } else {
         last_exceptions[last_exception_count++ % 4] = vector;
-        if (!(state.cr0 & cr0::PE)) deliver_real_mode(*this, vector, state.rip);
-        else deliver_protected(*this, vector, has_error, error_code, state.rip, false, is_fault_class(vector));
+        if (!(state.cr0 & cr0::PE))
+            deliver_real_mode(*this, vector, state.rip);
+        else
+            deliver_protected(*this, vector, has_error, error_code, state.rip, false, is_fault_class(vector));
     }
     depth--;
     first = saved_first;
-    if (triple_faulted && depth == 0) log_warning("triple fault at {:04x}:{:#x}", state.seg[CS].selector, state.rip);
+    if (triple_faulted && depth == 0)
+        log_warning("triple fault at {:04x}:{:#x}", state.seg[CS].selector, state.rip);
 }
 
 void Vcpu::raise_software_interrupt(uint8_t vector, uint64_t next_rip, bool int3_or_into) {
     (void)int3_or_into;
     log_cat(logcat::kInt, "software interrupt {} at {:#x}", vector, state.rip);
+    event_count++;
     if (!(state.cr0 & cr0::PE)) {
         deliver_real_mode(*this, vector, next_rip);
         return;
@@ -254,8 +279,11 @@ void Vcpu::raise_software_interrupt(uint8_t vector, uint64_t next_rip, bool int3
 }
 
 void Vcpu::deliver_interrupt(uint8_t vector) {
-    if (!(state.cr0 & cr0::PE)) deliver_real_mode(*this, vector, state.rip);
-    else deliver_protected(*this, vector, false, 0, state.rip, false);
+    event_count++;
+    if (!(state.cr0 & cr0::PE))
+        deliver_real_mode(*this, vector, state.rip);
+    else
+        deliver_protected(*this, vector, false, 0, state.rip, false);
     state.halted = false;
 }
 

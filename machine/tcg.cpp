@@ -129,6 +129,17 @@ struct TcgEngine::Impl {
         return b;
     }
 
+    // EFLAGS.TF was set when the instruction began: #DB (a trap, DR6.BS) once
+    // it has completed, unless it ended in an exception or interrupt of its
+    // own, halted, or set the MOV SS / POP SS shadow that holds debug traps
+    // back for one instruction.
+    void single_step_trap(uint64_t events_before) {
+        CpuState& s = cpu.state;
+        if (cpu.event_count != events_before || cpu.triple_faulted || s.halted || s.interrupt_shadow) return;
+        s.dr[6] |= 1u << 14;
+        cpu.raise(1);
+    }
+
     StopReason run() {
         CpuState& s = cpu.state;
         for (;;) {
@@ -151,7 +162,7 @@ struct TcgEngine::Impl {
             if (!b) continue;
             // Chain a direct exit that led here when both blocks share a page
             // and mode (their translation cannot diverge without a TLB flush).
-            if (from && from->valid && b->valid && from->mode == b->mode &&
+            if (from && from->valid && b->valid && from->mode == b->mode && !(mode & mode::kSingleStep) &&
                 (from->pc >> 12) == (b->pc >> 12) && from->cs_base == b->cs_base &&
                 size_t(exit_index) < from->exits.size() && from->exits[size_t(exit_index)].target_pc == b->pc)
                 jit::BlockCache::chain(from, exit_index, b);
@@ -160,7 +171,9 @@ struct TcgEngine::Impl {
                           s.rip, mode);
                 if (log_enabled(logcat::kCpu)) log_write("{}", cpu.dump_state());
             }
+            const uint64_t events = cpu.event_count;
             thunks.enter(&s, b->code);
+            if (mode & mode::kSingleStep) single_step_trap(events);
         }
     }
 };

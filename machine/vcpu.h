@@ -68,6 +68,9 @@ class Vcpu {
     bool triple_faulted = false;
     uint8_t last_exceptions[4] = {};
     unsigned last_exception_count = 0;
+    // Exceptions and interrupts delivered so far (single-step: an instruction
+    // that ended in one does not also trap).
+    uint64_t event_count = 0;
 
     // ---- TLB ----
     void flush_tlb();                          // everything (CR3/CR0/CR4 writes)
