@@ -1,10 +1,7 @@
 // System and other rare instructions, interpreted in C++ on the guest state
 // in CpuState. The translator emits a call here (EmitContext::call_interpreter)
 // with the decoded instruction and the linear address of its memory operand.
-#include "frontend/decoder.h"
-#include "frontend/emit_context.h"
-#include "frontend/helpers.h"
-#include "frontend/mode.h"
+#include "frontend/interpret.h"
 #include "machine/bus.h"
 #include "machine/log.h"
 #include "machine/machine.h"
@@ -13,122 +10,6 @@
 #include "machine/vcpu.h"
 
 namespace hayate {
-
-namespace {
-
-struct Interp {
-    Vcpu& cpu;
-    CpuState& s;
-    const Insn& in;
-    uint64_t t0;
-
-    bool user() const { return s.cpl() == 3; }
-
-    static uint64_t mask(unsigned bytes) { return bytes >= 8 ? ~0ull : (1ull << (bytes * 8)) - 1; }
-
-    bool read(unsigned i, uint64_t& v, unsigned bytes = 0) {
-        const ZydisDecodedOperand& o = in.ops[i];
-        if (!bytes) bytes = o.size / 8;
-        switch (o.type) {
-        case ZYDIS_OPERAND_TYPE_REGISTER: {
-            GuestOperand g;
-            if (!lower_gpr(o.reg.value, g)) return false;
-            v = g.high_byte ? (s.gpr[g.guest] >> 8) & 0xff : s.gpr[g.guest] & mask(g.size);
-            return true;
-        }
-        case ZYDIS_OPERAND_TYPE_MEMORY: v = 0; return cpu.read_linear(t0, &v, bytes, user());
-        case ZYDIS_OPERAND_TYPE_IMMEDIATE: v = o.imm.value.u; return true;
-        default: return false;
-        }
-    }
-
-    bool write(unsigned i, uint64_t v, unsigned bytes = 0) {
-        const ZydisDecodedOperand& o = in.ops[i];
-        if (!bytes) bytes = o.size / 8;
-        if (o.type == ZYDIS_OPERAND_TYPE_MEMORY) return cpu.write_linear(t0, &v, bytes, user());
-        GuestOperand g;
-        if (o.type != ZYDIS_OPERAND_TYPE_REGISTER || !lower_gpr(o.reg.value, g)) return false;
-        write_gpr(g.guest, g.size, v, g.high_byte);
-        return true;
-    }
-
-    void write_gpr(int guest, unsigned size, uint64_t v, bool high = false) {
-        uint64_t& r = s.gpr[guest];
-        if (high)
-            r = (r & ~0xff00ull) | ((v & 0xff) << 8);
-        else if (size == 4)
-            r = uint32_t(v);
-        else if (size == 8)
-            r = v;
-        else
-            r = (r & ~mask(size)) | (v & mask(size));
-    }
-
-    // ENTER imm16, imm8 (SDM vol. 2 pseudocode): frame pointers of the outer
-    // levels are copied from [rBP - i*size]; registers change only once every
-    // store has succeeded, so a fault restarts the instruction cleanly.
-    uint64_t enter() {
-        const unsigned w = in.operand_width() / 8;
-        const unsigned sb = stack_bytes();
-        const uint64_t alloc = in.ops[0].imm.value.u & 0xffff;
-        const unsigned level = unsigned(in.ops[1].imm.value.u) % 32;
-        uint64_t sp = s.gpr[RSP];
-        uint64_t bp = s.gpr[RBP];
-        if (!push(bp, w, sp)) return kHelperExitHere;
-        const uint64_t frame = sp & mask(sb);
-        for (unsigned i = 1; i < level; ++i) {
-            bp = (bp & ~mask(sb)) | ((bp - w) & mask(sb));
-            uint64_t v = 0;
-            if (!cpu.read_linear(cpu.linear_of(SS, bp & mask(sb), sb), &v, w, user())) return kHelperExitHere;
-            if (!push(v, w, sp)) return kHelperExitHere;
-        }
-        if (level > 0 && !push(frame, w, sp)) return kHelperExitHere;
-        write_gpr(RBP, w, frame);
-        set_sp(sp - alloc);
-        return kHelperContinue;
-    }
-
-    unsigned stack_bytes() const { return mode::stack_bytes(compute_mode(s)); }
-    uint64_t stack_linear(uint64_t sp) const {
-        unsigned sb = stack_bytes();
-        return cpu.linear_of(SS, sp, sb);
-    }
-    bool pop(uint64_t& v, unsigned bytes, uint64_t& sp) {
-        v = 0;
-        if (!cpu.read_linear(stack_linear(sp), &v, bytes, user())) return false;
-        sp += bytes;
-        return true;
-    }
-    bool push(uint64_t v, unsigned bytes, uint64_t& sp) {
-        sp -= bytes;
-        return cpu.write_linear(stack_linear(sp), &v, bytes, user());
-    }
-    void set_sp(uint64_t sp) {
-        unsigned sb = stack_bytes();
-        write_gpr(RSP, sb == 8 ? 8 : sb, sp);
-    }
-
-    uint64_t gp(uint32_t code = 0) {
-        cpu.raise(13, true, code);
-        return kHelperExitHere;
-    }
-    uint64_t ud() {
-        cpu.raise(6);
-        return kHelperExitHere;
-    }
-    bool privileged() const { return s.cpl() == 0; }
-
-    uint64_t run();
-    uint64_t mov_special();
-    uint64_t descriptor_table();
-    uint64_t far_transfer();
-    uint64_t far_return();
-    uint64_t iret();
-    uint64_t port_io();
-    uint64_t popf();
-    uint64_t lldt_ltr();
-    uint64_t access_check();
-};
 
 // LAR, LSL, VERR, VERW: ZF reports whether the selector passes; no faults for
 // a bad selector (only for the memory operand).
@@ -664,8 +545,6 @@ uint64_t Interp::run() {
     log_warning("no interpreter for {} at {:#x}", in.text(), in.pc);
     return ud();
 }
-
-} // namespace
 
 uint64_t helper_interpret(CpuState* s, uint64_t insn, uint64_t t0) {
     Vcpu& cpu = *static_cast<Vcpu*>(s->vcpu);
