@@ -67,7 +67,7 @@ bool emit_bt_mem_reg(EmitContext& c, InstId id) {
         a.movzx(kT0.r32(), kT0.r16());
         break;
     }
-    c.add_segment_base(kT0, seg);
+    c.add_segment_base(kT0, seg, bytes, id == x86::Inst::kIdBt ? MemAccess::Read : MemAccess::ReadWrite);
     // The bit offset inside the operand waits in a scratch slot.
     c.load_gpr(kT1, off.guest, bytes);
     a.and_(kT1.r32(), Imm(width - 1));

@@ -136,6 +136,7 @@ bool EmitContext::flags_live_after() const { return insn->flags_live_after != 0;
 
 // LAHF/SETO keep OSZAPC in AX; RAX is a guest register, so it is parked in T1.
 void EmitContext::save_flags() {
+    flags_in_scratch = true;
     a.mov(kT1, x86::rax);
     a.lahf();
     a.seto(x86::al);
@@ -201,9 +202,10 @@ void EmitContext::effective_address(const ZydisDecodedOperand& op, x86::Gp dst) 
     }
 }
 
-void EmitContext::add_segment_base(x86::Gp dst, int seg) {
+void EmitContext::add_segment_base(x86::Gp dst, int seg, unsigned size, MemAccess acc) {
     bool fs_gs = seg == FS || seg == GS;
     if (!fs_gs && (mode & mode::kFlat)) return;
+    if (size && !is64()) check_segment_bounds(dst, seg, size, acc);
     a.mov(kT1, jit::state_field(offsetof(CpuState, seg) + seg * sizeof(SegmentCache) +
                                 offsetof(SegmentCache, base)));
     if (is64())
@@ -212,17 +214,52 @@ void EmitContext::add_segment_base(x86::Gp dst, int seg) {
         a.lea(dst.r32(), x86::ptr(dst.r64(), kT1));
 }
 
-void EmitContext::linear_address(const ZydisDecodedOperand& op, x86::Gp dst) {
+void EmitContext::linear_address(const ZydisDecodedOperand& op, x86::Gp dst, MemAccess acc) {
     effective_address(op, dst);
     int seg = zydis_seg_index(op.mem.segment);
     if (seg < 0) seg = DS;
-    add_segment_base(dst, seg);
+    add_segment_base(dst, seg, uint8_t(acc) ? op.size / 8 : 0, acc);
+}
+
+// The offset in `offset` (zero-extended) against SegmentBounds: offset >= lo
+// and offset + size - 1 <= hi for each kind of access. The flags are kept
+// when live (the fault frame needs them too).
+void EmitContext::check_segment_bounds(x86::Gp offset, int seg, unsigned size, MemAccess acc) {
+    const bool live = flags_live_before();
+    if (live && !flags_in_scratch) save_flags();
+    const int32_t base = int32_t(offsetof(CpuState, seg_bounds) + size_t(seg) * sizeof(SegmentBounds));
+    Label fault = a.newLabel();
+    auto check = [&](size_t lo_field, size_t hi_field) {
+        a.cmp(offset.r64(), x86::qword_ptr(kState, base + int32_t(lo_field)));
+        a.jb(fault);
+        a.lea(kT1, x86::ptr(offset.r64(), int32_t(size - 1)));
+        a.cmp(kT1, x86::qword_ptr(kState, base + int32_t(hi_field)));
+        a.ja(fault);
+    };
+    if (uint8_t(acc) & uint8_t(MemAccess::Read))
+        check(offsetof(SegmentBounds, read_lo), offsetof(SegmentBounds, read_hi));
+    if (uint8_t(acc) & uint8_t(MemAccess::Write))
+        check(offsetof(SegmentBounds, write_lo), offsetof(SegmentBounds, write_hi));
+    if (live) restore_flags();
+    defer([this, fault, live, seg]() {
+        a.bind(fault);
+        if (live) restore_flags();
+        raise_exception(seg == SS ? 12 : 13, 0, true);
+    });
 }
 
 // ------------------------------------------------------------------- memory
 
+// The kind of access Zydis reports for a memory operand (none: no access,
+// e.g. INVLPG's operand).
+MemAccess access_of(const ZydisDecodedOperand& op) {
+    const bool r = op.actions & (ZYDIS_OPERAND_ACTION_READ | ZYDIS_OPERAND_ACTION_CONDREAD);
+    const bool w = op.actions & (ZYDIS_OPERAND_ACTION_WRITE | ZYDIS_OPERAND_ACTION_CONDWRITE);
+    return MemAccess(uint8_t((r ? 1 : 0) | (w ? 2 : 0)));
+}
+
 void EmitContext::access_memory(const ZydisDecodedOperand& mem, MemAccess acc, MemBody body, bool align) {
-    linear_address(mem, kT0);
+    linear_address(mem, kT0, acc);
     int seg = zydis_seg_index(mem.mem.segment);
     access_linear(mem.size / 8, acc, seg < 0 ? DS : seg, std::move(body), align);
 }
@@ -364,7 +401,7 @@ void EmitContext::call_interpreter(bool memory_address) {
         for (unsigned i = 0; i < insn->zi.operand_count_visible; i++)
             if (insn->ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY &&
                 insn->ops[i].mem.type == ZYDIS_MEMOP_TYPE_MEM) {
-                linear_address(insn->ops[i], kT0);
+                linear_address(insn->ops[i], kT0, access_of(insn->ops[i]));
                 break;
             }
     call_helper(&helper_interpret, uint64_t(uintptr_t(keep_insn())), true);
@@ -437,6 +474,7 @@ void EmitContext::emit_deferred() {
     for (size_t i = 0; i < deferred_.size(); i++) {
         Deferred d = std::move(deferred_[i]);
         insn = d.insn;
+        flags_in_scratch = false;
         host_traps = d.host_traps;
         d.fn();
         host_traps = false;

@@ -80,17 +80,25 @@ class EmitContext {
     // before this instruction's own flag work (e.g. a TLB probe).
     bool flags_live_before() const;
     bool flags_live_after() const;
-    void save_flags();    // host RFLAGS -> CpuState.scratch[0] (clobbers T1)
+    void save_flags();    // host RFLAGS -> CpuState.scratch[0] (clobbers T1); sets flags_in_scratch
+    // scratch[0] holds this instruction's incoming flags (an emitter saved
+    // them before clobbering the host's). Reset for every instruction.
+    bool flags_in_scratch = false;
     void restore_flags(); // CpuState.scratch[0] -> host RFLAGS (clobbers T1)
 
     // --- memory ---
-    // Linear address of a memory operand into `dst` (T0 by default); uses T1.
-    void linear_address(const ZydisDecodedOperand& mem, x86::Gp dst = kT0);
+    // Linear address of a memory operand into `dst`; uses T1. Outside 64-bit
+    // mode the offset is checked against the segment for an `acc` access of
+    // the operand's size (#GP(0), #SS(0) for SS); MemAccess{} skips the check
+    // (the caller checks, e.g. the interpreter).
+    void linear_address(const ZydisDecodedOperand& mem, x86::Gp dst, MemAccess acc);
     // Effective address (offset, no segment) of a memory operand into `dst`.
     void effective_address(const ZydisDecodedOperand& mem, x86::Gp dst);
     // Adds the base of segment `seg` to the offset in `dst`, wrapping as the
-    // mode requires (uses T1).
-    void add_segment_base(x86::Gp dst, int seg);
+    // mode requires (uses T1). Outside 64-bit mode, for size > 0, first checks
+    // the `size`-byte `acc` access at that offset against the segment
+    // (limit, expand-down, type, null): #GP(0), or #SS(0) for SS.
+    void add_segment_base(x86::Gp dst, int seg, unsigned size, MemAccess acc);
     // Probes the TLB for the linear address in T0 and runs `body` with a host
     // memory operand; `body` runs again on the bounce buffer for MMIO,
     // page-straddling accesses and stores to pages holding translated code.
@@ -158,6 +166,7 @@ class EmitContext {
     int mmu_index() const { return mode::mmu_index(mode); }
 
   private:
+    void check_segment_bounds(x86::Gp offset, int seg, unsigned size, MemAccess acc);
     bool emit_native_form(asmjit::InstId id, bool align, bool all_surrogates);
     struct Deferred {
         const Insn* insn;
@@ -167,6 +176,7 @@ class EmitContext {
     std::vector<Deferred> deferred_;
 };
 
+MemAccess access_of(const ZydisDecodedOperand& op);
 // Fills GuestOperand for a Zydis register (GPR classes only); false otherwise.
 bool lower_gpr(ZydisRegister reg, GuestOperand& out);
 int zydis_seg_index(ZydisRegister seg);

@@ -181,7 +181,7 @@ bool emit_ret(EmitContext& c) {
     const int32_t extra = in.visible_operands() > 0 && in.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE
                               ? int32_t(in.ops[0].imm.value.u)
                               : 0;
-    stack_slot_address(c, 0);
+    stack_slot_address(c, 0, size, MemAccess::Read);
     c.access_linear(size, MemAccess::Read, SS, [&c, size, extra](const x86::Mem& m) {
         if (size == 8) c.a.mov(kT1, m);
         else if (size == 4) c.a.mov(kT1.r32(), m);

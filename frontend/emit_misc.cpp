@@ -27,7 +27,7 @@ bool emit_xlat(EmitContext& c) {
     case 32: a.lea(kT0.r32(), x86::ptr(kT0.r64(), x86::rbx)); break;
     default: a.lea(kT0, x86::ptr(kT0, x86::rbx)); break;
     }
-    c.add_segment_base(kT0, seg);
+    c.add_segment_base(kT0, seg, 1, MemAccess::Read);
     c.access_linear(1, MemAccess::Read, seg, [&c](const x86::Mem& m) {
         x86::Mem b = m;
         b.setSize(1);

@@ -476,7 +476,7 @@ bool emit_flush(EmitContext& c) {
     if (op.type != ZYDIS_OPERAND_TYPE_MEMORY) return false;
     // Checked like a one-byte load (#PF, #GP/#SS); guest memory is coherent,
     // so nothing is left to do once the address is known to be valid.
-    c.linear_address(op, kT0);
+    c.linear_address(op, kT0, MemAccess::Read);
     const int seg = zydis_seg_index(op.mem.segment);
     c.access_linear(1, MemAccess::Read, seg < 0 ? DS : seg, [](const x86::Mem&) {});
     return true;
@@ -490,7 +490,7 @@ bool emit_ldmxcsr(EmitContext& c) {
     }
     const ZydisDecodedOperand& op = c.insn->ops[0];
     if (op.type != ZYDIS_OPERAND_TYPE_MEMORY) return false;
-    c.linear_address(op, kT0);
+    c.linear_address(op, kT0, MemAccess::Read);
     const int seg = zydis_seg_index(op.mem.segment);
     c.access_linear(4, MemAccess::Read, seg < 0 ? DS : seg, [&c](const x86::Mem& m) {
         x86::Mem d = m;
@@ -515,7 +515,7 @@ bool emit_maskmovdqu(EmitContext& c) {
     if (!dst) return false;
     const x86::Xmm src = x86::xmm(uint32_t(in.ops[0].reg.value - ZYDIS_REGISTER_XMM0));
     const x86::Xmm mask = x86::xmm(uint32_t(in.ops[1].reg.value - ZYDIS_REGISTER_XMM0));
-    c.linear_address(*dst, kT0);
+    c.linear_address(*dst, kT0, MemAccess::Write);
     const int seg = zydis_seg_index(dst->mem.segment);
     // Read-modify-write, so that a bounced access writes back the unselected
     // bytes unchanged. The host instruction stores through RDI (guest RDI).

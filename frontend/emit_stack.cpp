@@ -9,7 +9,7 @@ using namespace asmjit;
 
 static const x86::Gp kGuestSp = x86::r12;
 
-void stack_slot_address(EmitContext& c, int32_t delta) {
+void stack_slot_address(EmitContext& c, int32_t delta, unsigned size, MemAccess acc) {
     switch (c.stack_bytes()) {
     case 8: c.a.lea(kT0, x86::ptr(kGuestSp, delta)); break;
     case 4: c.a.lea(kT0.r32(), x86::ptr(kGuestSp, delta)); break;
@@ -18,7 +18,7 @@ void stack_slot_address(EmitContext& c, int32_t delta) {
         c.a.movzx(kT0.r32(), kT0.r16());
         break;
     }
-    if (!c.is64()) c.add_segment_base(kT0, SS);
+    if (!c.is64()) c.add_segment_base(kT0, SS, size, acc);
 }
 
 void adjust_stack_pointer(EmitContext& c, int32_t delta) {
@@ -39,7 +39,7 @@ static x86::Gp sized(x86::Gp r, unsigned bytes) {
 }
 
 void emit_push(EmitContext& c, unsigned size, const std::function<void(x86::Gp)>& load_value) {
-    stack_slot_address(c, -int32_t(size));
+    stack_slot_address(c, -int32_t(size), size, MemAccess::Write);
     c.access_linear(size, MemAccess::Write, SS, [&c, size, load_value](const x86::Mem& m) {
         load_value(kT1);
         c.a.mov(m, sized(kT1, size));
@@ -109,7 +109,7 @@ bool emit_pop_insn(EmitContext& c) {
         GuestOperand g = c.gpr(dst.reg.value);
         if (g.guest < 0) return false;
         int guest = g.guest;
-        stack_slot_address(c, 0);
+        stack_slot_address(c, 0, size, MemAccess::Read);
         c.access_linear(size, MemAccess::Read, SS, [&c, guest, size](const x86::Mem& m) {
             if (size >= 4)
                 c.a.mov(sized(kT1, size), m);
@@ -121,7 +121,7 @@ bool emit_pop_insn(EmitContext& c) {
         return true;
     }
     if (dst.type == ZYDIS_OPERAND_TYPE_MEMORY) {
-        stack_slot_address(c, 0);
+        stack_slot_address(c, 0, size, MemAccess::Read);
         c.access_linear(size, MemAccess::Read, SS, [&c, size](const x86::Mem& m) {
             if (size >= 4)
                 c.a.mov(sized(kT1, size), m);
@@ -131,7 +131,7 @@ bool emit_pop_insn(EmitContext& c) {
         });
         // The destination address uses the incremented stack pointer (SDM).
         adjust_stack_pointer(c, int32_t(size));
-        c.linear_address(dst, kT0);
+        c.linear_address(dst, kT0, MemAccess::Write);
         adjust_stack_pointer(c, -int32_t(size));
         int seg = zydis_seg_index(dst.mem.segment);
         c.access_linear(size, MemAccess::Write, seg < 0 ? DS : seg, [&c, size](const x86::Mem& m) {
@@ -175,7 +175,7 @@ bool emit_leave(EmitContext& c) {
     case 4: a.mov(kT0.r32(), x86::ebp); break;
     default: a.movzx(kT0.r32(), x86::bp); break;
     }
-    if (!c.is64()) c.add_segment_base(kT0, SS);
+    if (!c.is64()) c.add_segment_base(kT0, SS, size, MemAccess::Read);
     c.access_linear(size, MemAccess::Read, SS, [&c, size](const x86::Mem& m) {
         auto& as = c.a;
         if (size >= 4)

@@ -6,7 +6,7 @@ namespace hayate {
 
 // Linear address of the stack slot `delta` bytes from the guest stack pointer
 // (SS base added, wrapped to the stack width) into T0. Flag-free.
-void stack_slot_address(EmitContext& c, int32_t delta);
+void stack_slot_address(EmitContext& c, int32_t delta, unsigned size, MemAccess acc);
 // Adds `delta` to the guest stack pointer with stack-width semantics (flag-free).
 void adjust_stack_pointer(EmitContext& c, int32_t delta);
 // Pushes the value produced by `load_value(dst)` (called inside the store

@@ -67,7 +67,7 @@ Form form_of(const Insn& in, Op op) {
 }
 
 // T0 = linear address of seg:rSI or ES:rDI (flag-free; uses T1).
-void string_address(EmitContext& c, int guest, unsigned ab, int seg) {
+void string_address(EmitContext& c, int guest, unsigned ab, int seg, unsigned n, MemAccess acc) {
     auto& a = c.a;
     x86::Gp r = x86::gpq(uint32_t(jit::host_reg_of(guest)));
     if (ab == 8)
@@ -76,7 +76,7 @@ void string_address(EmitContext& c, int guest, unsigned ab, int seg) {
         a.mov(kT0.r32(), r.r32());
     else
         a.movzx(kT0.r32(), r.r16());
-    c.add_segment_base(kT0, seg);
+    c.add_segment_base(kT0, seg, n, acc);
 }
 
 // rSI/rDI += +-n by DF, wrapping at the address size (flag-free; uses T0, T1).
@@ -103,9 +103,9 @@ void emit_single(EmitContext& c, const Form& f) {
     };
     switch (f.op) {
     case kMovs:
-        string_address(c, RSI, f.ab, f.seg);
+        string_address(c, RSI, f.ab, f.seg, n, MemAccess::Read);
         c.access_linear(n, MemAccess::Read, f.seg, load_first);
-        string_address(c, RDI, f.ab, ES);
+        string_address(c, RDI, f.ab, ES, n, MemAccess::Write);
         c.access_linear(n, MemAccess::Write, ES, [as, n, t1, f](const x86::Mem& m) {
             as->mov(t1, scratch_slot(n));
             as->mov(m, t1);
@@ -113,23 +113,23 @@ void emit_single(EmitContext& c, const Form& f) {
         });
         break;
     case kStos:
-        string_address(c, RDI, f.ab, ES);
+        string_address(c, RDI, f.ab, ES, n, MemAccess::Write);
         c.access_linear(n, MemAccess::Write, ES, [as, acc, f](const x86::Mem& m) {
             as->mov(m, acc);
             advance(*as, f, false, true);
         });
         break;
     case kLods:
-        string_address(c, RSI, f.ab, f.seg);
+        string_address(c, RSI, f.ab, f.seg, n, MemAccess::Read);
         c.access_linear(n, MemAccess::Read, f.seg, [as, acc, f](const x86::Mem& m) {
             as->mov(acc, m);
             advance(*as, f, true, false);
         });
         break;
     case kCmps:
-        string_address(c, RSI, f.ab, f.seg);
+        string_address(c, RSI, f.ab, f.seg, n, MemAccess::Read);
         c.access_linear(n, MemAccess::Read, f.seg, load_first);
-        string_address(c, RDI, f.ab, ES);
+        string_address(c, RDI, f.ab, ES, n, MemAccess::Read);
         c.access_linear(n, MemAccess::Read, ES, [as, n, t1, f](const x86::Mem& m) {
             as->mov(t1, scratch_slot(n));
             as->cmp(t1, m);
@@ -137,7 +137,7 @@ void emit_single(EmitContext& c, const Form& f) {
         });
         break;
     case kScas:
-        string_address(c, RDI, f.ab, ES);
+        string_address(c, RDI, f.ab, ES, n, MemAccess::Read);
         c.access_linear(n, MemAccess::Read, ES, [as, acc, f](const x86::Mem& m) {
             as->cmp(acc, m);
             advance(*as, f, false, true);

@@ -27,6 +27,23 @@ inline unsigned stack_bytes(uint32_t m) { return is64(m) ? 8 : (m & kStack32) ? 
 inline int mmu_index(uint32_t m) { return cpl(m) == 3 ? 1 : 0; }
 } // namespace mode
 
+// Protected mode whose CS, DS, ES and SS all start at 0 and span 4 GiB, DS,
+// ES and SS being usable, writable and expand-up: then no access through
+// them can fail a segment check and generated code skips the checks.
+inline bool is_flat_protected(const CpuState& s) {
+    if (!(s.cr0 & cr0::PE) || (s.eflags & flag::VM)) return false;
+    if ((s.seg[CS].base | s.seg[DS].base | s.seg[ES].base | s.seg[SS].base) != 0) return false;
+    for (int i : {CS, DS, ES, SS})
+        if (s.seg[i].limit != 0xffffffffu) return false;
+    for (int i : {DS, ES, SS}) {
+        const uint16_t attr = s.seg[i].attr;
+        // present, S=1, data (not code), writable, not expand-down
+        if ((attr & (segattr::kPresent | segattr::kS | segattr::kCode | 0x6)) != (segattr::kPresent | segattr::kS | 0x2))
+            return false;
+    }
+    return true;
+}
+
 inline uint32_t compute_mode(const CpuState& s) {
     uint32_t m = 0;
     bool lma = s.efer & efer::LMA;
@@ -44,9 +61,7 @@ inline uint32_t compute_mode(const CpuState& s) {
             m |= uint32_t(cs.dpl()) << mode::kCplShift;
     }
     if (lma) m |= mode::kLongMode;
-    if ((m & mode::kCodeMask) == mode::kCode64 ||
-        (s.seg[CS].base | s.seg[DS].base | s.seg[ES].base | s.seg[SS].base) == 0)
-        m |= mode::kFlat;
+    if ((m & mode::kCodeMask) == mode::kCode64 || is_flat_protected(s)) m |= mode::kFlat;
     if ((s.cr4 & cr4::OSFXSR) && !(s.cr0 & (cr0::EM | cr0::TS))) m |= mode::kSseOk;
     if (s.cr0 & cr0::TS) m |= mode::kFpuTs;
     if (s.cr0 & cr0::EM) m |= mode::kFpuEm;

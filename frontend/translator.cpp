@@ -233,6 +233,7 @@ Translator::Result Translator::translate(uint64_t pc, uint64_t cs_base, uint32_t
     uint64_t end_pc = pc;
     for (const Insn& in : insns) {
         c.insn = &in;
+        c.flags_in_scratch = false;
         if (log_enabled(logcat::kInAsm)) log_write("IN {:#x}: {:30s} {}", in.pc, in.hex_bytes(), in.text());
         const EmitEntry& e = table[in.mnemonic()];
         bool done = e.fn && e.fn(c);

@@ -49,6 +49,14 @@ namespace segattr {
 constexpr uint16_t kPresent = 0x80, kS = 0x10, kCode = 0x08, kLong = 0x2000, kBig = 0x4000, kGran = 0x8000;
 }
 
+// The offsets a data access through a segment may touch, derived from its
+// cached descriptor (limit, expand-down, type, usable) before generated code
+// runs; an empty range (lo > hi) means every access of that kind faults.
+struct SegmentBounds {
+    uint64_t read_lo = 0, read_hi = 0xffff;
+    uint64_t write_lo = 0, write_hi = 0xffff;
+};
+
 struct DescriptorTableReg {
     uint64_t base = 0;
     uint32_t limit = 0xffff;
@@ -97,6 +105,7 @@ struct alignas(64) CpuState {
 
     // --- segmentation and system registers ---
     SegmentCache seg[kSegCount];
+    SegmentBounds seg_bounds[kSegCount]; // see refresh_segment_bounds()
     DescriptorTableReg gdtr, idtr;
     SegmentCache ldtr, tr;
     uint64_t cr0 = cr0::ET | cr0::CD | cr0::NW, cr2 = 0, cr3 = 0, cr4 = 0, cr8 = 0;

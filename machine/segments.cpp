@@ -42,6 +42,37 @@ static void set_from_descriptor(Vcpu& cpu, SegReg seg, uint16_t selector, const 
     cpu.state.seg[seg] = SegmentCache{d.base(), d.limit(), selector, d.attr()};
 }
 
+void refresh_segment_bounds(CpuState& s) {
+    const bool protected_mode = (s.cr0 & cr0::PE) && !(s.eflags & flag::VM);
+    for (int i = 0; i < kSegCount; i++) {
+        const SegmentCache& c = s.seg[i];
+        SegmentBounds& b = s.seg_bounds[i];
+        if (!protected_mode) {
+            // Real and virtual-8086 mode: only the limit counts (unreal mode keeps a big one).
+            b = SegmentBounds{0, c.limit, 0, c.limit};
+            continue;
+        }
+        constexpr SegmentBounds kNone{1, 0, 1, 0};
+        if (!c.present()) { // null or unusable
+            b = kNone;
+            continue;
+        }
+        const unsigned type = c.attr & 0xf;
+        const bool code = c.attr & segattr::kCode;
+        uint64_t lo = 0, hi = c.limit;
+        if (!code && (type & 4)) { // expand-down data: offsets above the limit
+            lo = uint64_t(c.limit) + 1;
+            hi = c.big() ? 0xffffffffull : 0xffffull;
+        }
+        const bool readable = !code || (type & 2);
+        const bool writable = !code && (type & 2);
+        b.read_lo = readable ? lo : 1;
+        b.read_hi = readable ? hi : 0;
+        b.write_lo = writable ? lo : 1;
+        b.write_hi = writable ? hi : 0;
+    }
+}
+
 bool load_data_segment(Vcpu& cpu, SegReg seg, uint16_t selector) {
     CpuState& s = cpu.state;
     if (!(s.cr0 & cr0::PE) || (s.eflags & flag::VM)) {

@@ -33,6 +33,10 @@ bool read_descriptor(Vcpu& cpu, uint16_t selector, Descriptor& d, uint8_t fault_
 bool load_data_segment(Vcpu& cpu, SegReg seg, uint16_t selector);
 // Loads CS for a far JMP/CALL/RET/IRET to a code segment at privilege `new_cpl`.
 void load_code_segment(Vcpu& cpu, uint16_t selector, const Descriptor& d, unsigned new_cpl);
+// Recomputes CpuState::seg_bounds from the segment caches. The dispatcher
+// calls it before generated code runs: every segment change exits generated
+// code, so the bounds always describe the current segments.
+void refresh_segment_bounds(CpuState& s);
 // Sets the accessed bit of a descriptor in memory.
 void mark_accessed(Vcpu& cpu, uint16_t selector, Descriptor& d);
 

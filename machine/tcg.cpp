@@ -9,6 +9,7 @@
 #include "jit/trampoline.h"
 #include "machine/log.h"
 #include "machine/machine.h"
+#include "machine/segments.h"
 #include "machine/vcpu.h"
 #include <atomic>
 
@@ -154,6 +155,7 @@ struct TcgEngine::Impl {
             s.interrupt_shadow = false;
 
             const uint32_t mode = compute_mode(s);
+            if (!mode::is64(mode)) refresh_segment_bounds(s);
             s.mode = mode;
             jit::Block* from = static_cast<jit::Block*>(s.chain_block);
             const int exit_index = int(s.chain_exit);
