@@ -440,7 +440,7 @@ void EmitContext::exit_direct(uint64_t target_pc) {
 void EmitContext::exit_indirect() {
     a.mov(jit::state_field(offsetof(CpuState, rip)), kT0);
     block_ended = true;
-    if (!(mode & mode::kFlat) || (mode & mode::kSingleStep)) {
+    if (!(mode & mode::kFlat) || (mode & mode::kStepwise)) {
         a.jmp(Imm(uint64_t(uintptr_t(thunks.exit_save))));
         return;
     }

@@ -1,10 +1,12 @@
 // Helpers of the memory slow path and other mechanisms every emitter uses.
 #include "frontend/helpers.h"
 #include "frontend/emit_context.h"
+#include "machine/debug_regs.h"
 #include "machine/log.h"
 #include "machine/machine.h"
 #include "machine/vcpu.h"
 #include <cstring>
+#include <vector>
 
 namespace hayate {
 
@@ -42,14 +44,21 @@ uint8_t* helper_mem_slow(CpuState* s, uint64_t linear, uint64_t info) {
     if (!cpu.translate(linear, kind, user, phys0)) return nullptr;
     if (first < size && !cpu.translate(linear + first, kind, user, phys1)) return nullptr;
     PhysicalMemory& mem = cpu.machine.memory();
+    // Data breakpoints: note the hit (a #DB trap after the instruction) and
+    // keep watched pages out of the TLB so that every access comes here.
+    bool cacheable = true;
+    if (debug_breakpoints_enabled(*s)) {
+        s->pending_data_breakpoints |= data_breakpoint_hits(*s, linear, size, write);
+        cacheable = !page_has_data_breakpoint(*s, linear);
+    }
     if (first == size) {
         uint8_t* host = mem.host_range(phys0, size);
         if (host && !(write && mem.is_code_page(phys0))) {
-            tlb_fill(cpu, mmu_index, linear, phys0, write);
+            if (cacheable) tlb_fill(cpu, mmu_index, linear, phys0, write);
             return host;
         }
         if (host && read && !write) {
-            tlb_fill(cpu, mmu_index, linear, phys0, false);
+            if (cacheable) tlb_fill(cpu, mmu_index, linear, phys0, false);
             return host;
         }
     }
@@ -108,7 +117,15 @@ uint64_t helper_simd_exception(CpuState* s, uint64_t, uint64_t) {
     return kHelperExitHere;
 }
 
-uint64_t helper_unimplemented(CpuState* s, uint64_t, uint64_t) {
+uint64_t helper_unimplemented(CpuState* s, uint64_t mnemonic, uint64_t) {
+    // The translator named the instruction; the first execution of each
+    // mnemonic also shows the guest state it met (before the #UD).
+    static std::vector<bool> seen(ZYDIS_MNEMONIC_MAX_VALUE + 1);
+    if (mnemonic < seen.size() && !seen[mnemonic]) {
+        seen[mnemonic] = true;
+        log_warning("unimplemented instruction {} executed; #UD. Guest state:\n{}",
+                    ZydisMnemonicGetString(ZydisMnemonic(mnemonic)), vcpu_of(s).dump_state());
+    }
     vcpu_of(s).raise(6);
     return kHelperExitHere;
 }

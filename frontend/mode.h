@@ -18,13 +18,17 @@ constexpr uint32_t kLongMode = 1u << 9;    // EFER.LMA
 constexpr uint32_t kFpuTs = 1u << 10;      // CR0.TS: FP/SSE instructions raise #NM
 constexpr uint32_t kFpuEm = 1u << 11;      // CR0.EM
 constexpr uint32_t kSingleStep = 1u << 12; // EFLAGS.TF: one instruction per block, then #DB
+constexpr uint32_t kDebugRegs = 1u << 14;  // DR7 enables a breakpoint: one instruction per block, checked by the dispatcher
+// One instruction per block, run from the dispatcher (no chaining, no jump cache).
+constexpr uint32_t kStepwise = kSingleStep | kDebugRegs;
+constexpr uint32_t kSmap = 1u << 13;       // CPL < 3, CR4.SMAP and !EFLAGS.AC: user pages are off limits
 
 inline uint32_t code_size(uint32_t m) { return m & kCodeMask; }
 inline unsigned cpl(uint32_t m) { return (m & kCplMask) >> kCplShift; }
 inline bool is64(uint32_t m) { return code_size(m) == kCode64; }
 // Stack-pointer width in bytes.
 inline unsigned stack_bytes(uint32_t m) { return is64(m) ? 8 : (m & kStack32) ? 4 : 2; }
-inline int mmu_index(uint32_t m) { return cpl(m) == 3 ? 1 : 0; }
+inline int mmu_index(uint32_t m) { return cpl(m) == 3 ? 1 : (m & kSmap) ? 2 : 0; }
 } // namespace mode
 
 // Protected mode whose CS, DS, ES and SS all start at 0 and span 4 GiB, DS,
@@ -66,6 +70,8 @@ inline uint32_t compute_mode(const CpuState& s) {
     if (s.cr0 & cr0::TS) m |= mode::kFpuTs;
     if (s.cr0 & cr0::EM) m |= mode::kFpuEm;
     if (s.eflags & flag::TF) m |= mode::kSingleStep;
+    if (s.dr[7] & 0xff) m |= mode::kDebugRegs;
+    if ((s.cr4 & cr4::SMAP) && !(s.eflags & flag::AC) && mode::cpl(m) < 3) m |= mode::kSmap;
     return m;
 }
 

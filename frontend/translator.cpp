@@ -137,7 +137,7 @@ Translator::Result Translator::translate(uint64_t pc, uint64_t cs_base, uint32_t
     uint64_t cur = pc;
     bool invalid_first = false;
     // Single-step: one instruction, after which the dispatcher raises #DB.
-    const int max_insns = (mode & mode::kSingleStep) ? 1 : kMaxInsnsPerBlock;
+    const int max_insns = (mode & mode::kStepwise) ? 1 : kMaxInsnsPerBlock;
     while (int(insns.size()) < max_insns) {
         uint64_t linear = mode::is64(mode) ? cur : uint32_t(cs_base + cur);
         if ((linear & ~0xfffull) != (first_linear & ~0xfffull)) break; // blocks stay in their page
@@ -204,7 +204,7 @@ Translator::Result Translator::translate(uint64_t pc, uint64_t cs_base, uint32_t
     // Leave at block entry when another thread asked for it. (Single-step
     // blocks always return to the dispatcher, which checks it.)
     Insn entry{};
-    if (!(mode & mode::kSingleStep)) {
+    if (!(mode & mode::kStepwise)) {
         Label stop = a.newLabel();
         entry.pc = pc;
         entry.flags_live_after = live_in ? kZyArithFlags : 0;

@@ -77,7 +77,9 @@ struct TlbEntry {
 };
 constexpr int kTlbBits = 12;
 constexpr int kTlbEntries = 1 << kTlbBits;
-constexpr int kMmuIndexes = 2; // 0: supervisor (CPL 0-2), 1: user (CPL 3)
+// 0: supervisor (CPL 0-2) where user pages are data-accessible (no SMAP, or EFLAGS.AC=1),
+// 1: user (CPL 3), 2: supervisor with SMAP enforced (CR4.SMAP=1, EFLAGS.AC=0).
+constexpr int kMmuIndexes = 3;
 static_assert(sizeof(TlbEntry) == 32);
 
 inline uint64_t tlb_invalid_tag(unsigned slot) { return uint64_t(slot ^ 1) << 12; }
@@ -116,8 +118,11 @@ struct alignas(64) CpuState {
     // --- MSRs ---
     uint64_t star = 0, lstar = 0, cstar = 0, sfmask = 0, kernel_gs_base = 0;
     uint64_t sysenter_cs = 0, sysenter_esp = 0, sysenter_eip = 0;
-    uint64_t tsc_offset = 0, tsc_aux = 0, apic_base = 0xfee00900, pat = 0x0007040600070406ull;
-    uint64_t misc_enable = 1;
+    uint64_t tsc_offset = 0, tsc_aux = 0, apic_base = 0xfee00100, pat = 0x0007040600070406ull;
+    uint64_t misc_enable = 0x1801; // fast strings; BTS and PEBS unavailable
+    uint64_t mtrr_def_type = 0;    // MTRRs (machine/msr.cpp): memory types only, no caches are modelled
+    uint64_t mtrr_fixed[11] = {};  // 250H, 258H, 259H, 268H..26FH
+    uint64_t mtrr_var[16] = {};    // PHYSBASE0, PHYSMASK0, ... (200H..20FH)
 
     // --- SSE state (host XMM registers hold it while generated code runs) ---
     alignas(16) uint8_t xmm[16][16] = {};
@@ -127,6 +132,7 @@ struct alignas(64) CpuState {
     // --- event state ---
     bool halted = false;
     bool interrupt_shadow = false;
+    uint32_t pending_data_breakpoints = 0; // DR6.Bn bits hit by the running instruction (a trap after it)
     unsigned cpl() const { return seg[CS].dpl(); }
 
     // --- soft MMU (per vCPU) ---

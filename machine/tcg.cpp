@@ -89,7 +89,19 @@ struct TcgEngine::Impl {
         if (flat && jc.pc == pc && jc.mode == mode) {
             // Still valid: the jump cache is flushed with the TLB.
         }
+        // The page after the block's first one, for a last instruction that straddles into it.
+        const uint64_t linear2 = mode::is64(mode) ? (linear & kPageMask) + kPageSize
+                                                  : uint32_t((linear & kPageMask) + kPageSize);
         jit::Block* b = cache.lookup(phys, pc, cs_base, mode);
+        if (b && b->phys_page2 != ~0ull) {
+            // That page may have been remapped or unmapped since: translate
+            // again (the new block then stops before the instruction that
+            // cannot be fetched whole, which faults as the next block's first).
+            uint64_t phys2;
+            if (!cpu.probe_translate(linear2, Vcpu::Access::Execute, user, phys2) ||
+                (phys2 & kPageMask) != (b->phys_page2 & kPageMask))
+                b = nullptr;
+        }
         if (!b) {
             if (!memory.host_page(phys)) {
                 log_warning("guest executes from {:#x}, which is not RAM: not supported", phys);
@@ -110,7 +122,9 @@ struct TcgEngine::Impl {
                 r = translator.translate(pc, cs_base, mode, fetch, nb);
             }
             if (r == Translator::Result::FetchFault) {
-                cpu.translate(linear, Vcpu::Access::Execute, user, phys);
+                // The first page, or the next one the first instruction straddles into.
+                if (cpu.translate(linear, Vcpu::Access::Execute, user, phys))
+                    cpu.translate(linear2, Vcpu::Access::Execute, user, phys);
                 return nullptr;
             }
             if (r != Translator::Result::Ok) {
@@ -126,7 +140,9 @@ struct TcgEngine::Impl {
                 mark_code_page(b->phys + b->guest_size - 1);
             if (b->phys_page2 != ~0ull) mark_code_page(b->phys_page2);
         }
-        if (flat) jc = JumpCacheEntry{pc, mode, b->code, 0};
+        // A block reaching into a second page is entered through here only,
+        // where that page's translation is checked (no jump cache, no chaining).
+        if (flat && b->phys_page2 == ~0ull) jc = JumpCacheEntry{pc, mode, b->code, 0};
         return b;
     }
 
@@ -139,6 +155,52 @@ struct TcgEngine::Impl {
         if (cpu.event_count != events_before || cpu.triple_faulted || s.halted || s.interrupt_shadow) return;
         s.dr[6] |= 1u << 14;
         cpu.raise(1);
+    }
+
+    // DR7-enabled instruction breakpoints (R/W = 00) at the linear address of
+    // the next instruction: DR6.Bn bits, or 0.
+    uint32_t instruction_breakpoint_hits(uint32_t mode) const {
+        const CpuState& s = cpu.state;
+        const uint64_t linear = mode::is64(mode) ? s.rip : uint32_t(s.seg[CS].base + s.rip);
+        const uint64_t dr7 = s.dr[7];
+        uint32_t hits = 0;
+        for (unsigned i = 0; i < 4; i++) {
+            const bool enabled = (dr7 >> (2 * i)) & 3;
+            const unsigned rw = unsigned(dr7 >> (16 + 4 * i)) & 3;
+            if (enabled && rw == 0 && s.dr[i] == linear) hits |= 1u << i;
+        }
+        return hits;
+    }
+
+    // Data breakpoints the instruction hit (noted by the memory slow path):
+    // a #DB trap once it has completed.
+    void data_breakpoint_trap(uint64_t events_before) {
+        CpuState& s = cpu.state;
+        const uint32_t hits = s.pending_data_breakpoints;
+        s.pending_data_breakpoints = 0;
+        if (!hits || cpu.event_count != events_before || cpu.triple_faulted) return;
+        s.dr[6] |= hits;
+        cpu.raise(1);
+    }
+
+    // A new DR0-DR3/DR7 setting: TLB entries of pages that hold a data
+    // breakpoint now must go, so that accesses take the slow path.
+    void follow_debug_registers() {
+        const CpuState& s = cpu.state;
+        bool same = true;
+        for (int i : {0, 1, 2, 3, 7}) same &= seen_dr[i] == s.dr[i];
+        if (same) return;
+        for (int i : {0, 1, 2, 3, 7}) seen_dr[i] = s.dr[i];
+        cpu.flush_tlb();
+    }
+    uint64_t seen_dr[8] = {0, 0, 0, 0, 0, 0, 0, 0x400};
+
+    // RF holds instruction breakpoints back for one instruction: it clears
+    // once an instruction completes, unless that instruction loaded it (IRET).
+    void clear_resume_flag(uint64_t events_before, bool rf_before) {
+        CpuState& s = cpu.state;
+        if (cpu.event_count != events_before) return;
+        if (rf_before || !(s.eflags & flag::RF)) s.eflags &= ~flag::RF;
     }
 
     StopReason run() {
@@ -160,12 +222,20 @@ struct TcgEngine::Impl {
             jit::Block* from = static_cast<jit::Block*>(s.chain_block);
             const int exit_index = int(s.chain_exit);
             s.chain_block = nullptr;
+            follow_debug_registers();
+            if ((mode & mode::kDebugRegs) && !(s.eflags & flag::RF)) {
+                if (uint32_t hits = instruction_breakpoint_hits(mode)) {
+                    s.dr[6] |= hits; // a fault: RIP stays at the instruction
+                    cpu.raise(1);
+                    continue;
+                }
+            }
             jit::Block* b = find_block(mode);
             if (!b) continue;
             // Chain a direct exit that led here when both blocks share a page
             // and mode (their translation cannot diverge without a TLB flush).
-            if (from && from->valid && b->valid && from->mode == b->mode && !(mode & mode::kSingleStep) &&
-                (from->pc >> 12) == (b->pc >> 12) && from->cs_base == b->cs_base &&
+            if (from && from->valid && b->valid && from->mode == b->mode && !(mode & mode::kStepwise) &&
+                b->phys_page2 == ~0ull && (from->pc >> 12) == (b->pc >> 12) && from->cs_base == b->cs_base &&
                 size_t(exit_index) < from->exits.size() && from->exits[size_t(exit_index)].target_pc == b->pc)
                 jit::BlockCache::chain(from, exit_index, b);
             if (log_enabled(logcat::kExec)) {
@@ -174,7 +244,10 @@ struct TcgEngine::Impl {
                 if (log_enabled(logcat::kCpu)) log_write("{}", cpu.dump_state());
             }
             const uint64_t events = cpu.event_count;
+            const bool rf_before = s.eflags & flag::RF;
             thunks.enter(&s, b->code);
+            if (s.eflags & flag::RF) clear_resume_flag(events, rf_before);
+            if (mode & mode::kDebugRegs) data_breakpoint_trap(events);
             if (mode & mode::kSingleStep) single_step_trap(events);
         }
     }
