@@ -235,7 +235,9 @@ bool emit_string(EmitContext& c, Op op) {
     if (f.n == 0 || f.n > 8 || (f.ab != 2 && f.ab != 4 && f.ab != 8)) return false;
     if (f.rep != kNone) {
         const bool flat_src = f.seg != FS && f.seg != GS;
-        if ((c.mode & mode::kFlat) && f.ab != 2 && (f.op == kStos || (f.op == kMovs && flat_src))) {
+        // Single-stepping and breakpoints need the helper's one iteration at a time.
+        if ((c.mode & mode::kFlat) && !(c.mode & mode::kStepwise) && f.ab != 2 &&
+            (f.op == kStos || (f.op == kMovs && flat_src))) {
             emit_rep_fast(c, f);
             return true;
         }

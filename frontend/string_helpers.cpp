@@ -4,6 +4,8 @@
 // element at a time through the Vcpu's linear-memory functions.
 #include "frontend/string_helpers.h"
 #include "frontend/emit_context.h"
+#include "frontend/mode.h"
+#include "machine/debug_regs.h"
 #include "machine/machine.h"
 #include "machine/memory.h"
 #include "machine/vcpu.h"
@@ -25,7 +27,7 @@ class StringOp {
         : s_(s), cpu_(*static_cast<Vcpu*>(s->vcpu)), mem_(cpu_.machine.memory()), op_(op_of(arg)),
           n_(elem_of(arg)), ab_(addr_of(arg)), seg_(seg_of(arg)), rep_(rep_of(arg)),
           amask_(ab_ == 8 ? ~0ull : (1ull << (8 * ab_)) - 1), back_(s->eflags & flag::DF),
-          user_(cpu_.user_mode()) {
+          user_(cpu_.user_mode()), stepwise_(s->mode & mode::kStepwise) {
         si_ = s->gpr[RSI] & amask_;
         di_ = s->gpr[RDI] & amask_;
         cx_ = rep_ != kNone ? s->gpr[RCX] & amask_ : 1;
@@ -36,7 +38,9 @@ class StringOp {
         bool ok = true;
         while (cx_ != 0 && ok) {
             if (done_ != 0) {
-                if (work_ >= kWorkBudget || __atomic_load_n(&s_->exit_request, __ATOMIC_RELAXED)) {
+                // Stepwise (TF, DR7 breakpoints): one iteration per execution,
+                // so the #DB trap comes after each one with RIP at the instruction.
+                if (stepwise_ || work_ >= kWorkBudget || __atomic_load_n(&s_->exit_request, __ATOMIC_RELAXED)) {
                     commit();
                     return kHelperExitHere;
                 }
@@ -65,6 +69,7 @@ class StringOp {
     // that stay inside the page and do not wrap the offset; 0 if the first
     // element itself straddles.
     uint64_t span(uint64_t lin, uint64_t off) const {
+        if (stepwise_) return 0; // element by element: data breakpoints see each access
         const uint64_t in_page = lin & 0xfff;
         if (in_page + n_ > 0x1000) return 0;
         if (ab_ != 8 && off + n_ - 1 > amask_) return 0;
@@ -93,7 +98,7 @@ class StringOp {
     bool map(uint64_t lin, Vcpu::Access acc, uint8_t*& host, uint64_t& phys) {
         uint64_t page = lin & kPageMask;
         if (!(s_->efer & efer::LMA)) page = uint32_t(page);
-        const TlbEntry& e = s_->tlb[user_ ? 1 : 0][(lin >> 12) & (kTlbEntries - 1)];
+        const TlbEntry& e = s_->tlb[mode::mmu_index(compute_mode(*s_))][(lin >> 12) & (kTlbEntries - 1)];
         if ((acc == Vcpu::Access::Write ? e.tag_write : e.tag_read) == page && e.host_page) {
             host = e.host_page + (lin & 0xfff);
             phys = e.phys_page | (lin & 0xfff);
@@ -125,11 +130,13 @@ class StringOp {
 
     // ---- single elements (straddling, MMIO) ----
     bool read_elem(uint64_t lin, uint64_t& v) {
+        if (debug_breakpoints_enabled(*s_)) s_->pending_data_breakpoints |= data_breakpoint_hits(*s_, lin, n_, false);
         v = 0;
         return cpu_.read_linear(lin, &v, n_, user_);
     }
 
     bool write_elem(uint64_t lin, uint64_t v) {
+        if (debug_breakpoints_enabled(*s_)) s_->pending_data_breakpoints |= data_breakpoint_hits(*s_, lin, n_, true);
         uint64_t phys[2];
         unsigned first = std::min<unsigned>(n_, unsigned(0x1000 - (lin & 0xfff)));
         // Check every page before anything is written.
@@ -332,6 +339,7 @@ class StringOp {
     const Rep rep_;
     const uint64_t amask_;
     const bool back_, user_;
+    const bool stepwise_; // single-step or breakpoints: one element, one iteration at a time
     uint64_t si_, di_, cx_, acc_;
     uint64_t done_ = 0, work_ = 0;
     uint64_t loaded_ = 0, last_a_ = 0, last_b_ = 0;

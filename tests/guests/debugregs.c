@@ -4,12 +4,14 @@
  *    return, and it triggers again the next time (RF cleared after it);
  *  - data breakpoints: #DB as a trap after the access (RIP at the next
  *    instruction, the store done), R/W=01 only on writes, R/W=11 on reads
- *    too, LEN ranges (2, 4 and 8 bytes), no hit for a
- *    disabled breakpoint.
+ *    too, LEN ranges (2, 4 and 8 bytes), no hit for a disabled breakpoint;
+ *  - TF over REP MOVSB (a trap per iteration, RIP at the instruction until
+ *    the last), a data breakpoint hit inside REP STOSB.
  *
  * EXPECT-EXIT: 1
  * EXPECT-OUTPUT: instruction breakpoint ok
  * EXPECT-OUTPUT: data breakpoints ok
+ * EXPECT-OUTPUT: string steps ok
  * EXPECT-OUTPUT: PASS debugregs
  */
 #include "guest.h"
@@ -123,8 +125,63 @@ static void test_data_breakpoints(void) {
     trap_hook = 0;
 }
 
+static volatile u64 step_ips[8];
+static volatile unsigned step_count;
+static int step_hook(struct trap_frame *f) {
+    if (f->vector != 1) return 0;
+    if (step_count < 8) step_ips[step_count] = f->ip;
+    step_count++;
+    __asm__ volatile("mov %0, %%dr6" ::"r"(0xffff0ff0ull));
+    return 1;
+}
+
+/* TF over REP MOVSB: a trap after every iteration, RIP at the instruction
+ * until the last one; a data breakpoint inside a REP STOSB hits on the
+ * iteration that writes the watched byte. */
+static void test_string_steps(void) {
+    static u8 src[4] = {1, 2, 3, 4}, dst[4];
+    uptr rep_ip, after_ip;
+    step_count = 0;
+    trap_hook = step_hook;
+    __asm__ volatile("pushf\n"
+                     "orq $0x100, (%%rsp)\n"
+                     "popf\n"
+                     "lea 1f(%%rip), %0\n"
+                     "lea 2f(%%rip), %1\n"
+                     "1: rep movsb\n"
+                     "2: pushf\n"
+                     "andq $~0x100, (%%rsp)\n"
+                     "popf\n"
+                     : "=&r"(rep_ip), "=&r"(after_ip)
+                     : "S"(src), "D"(dst), "c"(3ul)
+                     : "memory");
+    trap_hook = 0;
+    /* lea, lea, then three iterations, then pushf, andq, popf */
+    CHECK_EQ(step_count, 8);
+    CHECK_EQ(step_ips[2], rep_ip);
+    CHECK_EQ(step_ips[3], rep_ip);
+    CHECK_EQ(step_ips[4], after_ip);
+    CHECK_EQ(dst[2], 3);
+    CHECK_EQ(dst[3], 0);
+
+    static u8 buf[16];
+    __asm__ volatile("mov %0, %%dr0" ::"r"(&buf[5]));
+    set_dr7(DR7_L(0) | DR7_RW(0, 1)); /* LEN 00: one byte */
+    reset_hook();
+    trap_hook = db_hook;
+    u64 left;
+    __asm__ volatile("rep stosb" : "=c"(left) : "D"(buf), "a"(0x77), "c"(10ul) : "memory");
+    CHECK_EQ(hook_count, 1);
+    CHECK(hook_dr6 & 1);
+    CHECK_EQ(left, 0);
+    CHECK_EQ(buf[9], 0x77);
+    set_dr7(0);
+    trap_hook = 0;
+}
+
 int main(void) {
     SECTION("instruction breakpoint") test_instruction_breakpoint();
     SECTION("data breakpoints") test_data_breakpoints();
+    SECTION("string steps") test_string_steps();
     guest_finish();
 }
