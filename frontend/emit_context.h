@@ -34,13 +34,13 @@ enum HelperStatus : uint64_t {
 struct MemInfo {
     static uint32_t make(unsigned size, MemAccess acc, bool align, int mmu_index, int seg) {
         return size | (uint32_t(acc) << 8) | (align ? 1u << 10 : 0) | (uint32_t(mmu_index) << 11) |
-               (uint32_t(seg & 7) << 12);
+               (uint32_t(seg & 7) << 13);
     }
     static unsigned size(uint32_t i) { return i & 0xff; }
     static MemAccess access(uint32_t i) { return MemAccess((i >> 8) & 3); }
     static bool align(uint32_t i) { return i & (1u << 10); }
-    static int mmu_index(uint32_t i) { return int((i >> 11) & 1); }
-    static int seg(uint32_t i) { return int((i >> 12) & 7); }
+    static int mmu_index(uint32_t i) { return int((i >> 11) & 3); }
+    static int seg(uint32_t i) { return int((i >> 13) & 7); }
 };
 
 // One guest operand lowered to a host operand.

@@ -60,39 +60,8 @@ uint64_t Interp::mov_special() {
         return o.type == ZYDIS_OPERAND_TYPE_REGISTER ? ZydisRegisterGetClass(o.reg.value)
                                                      : ZYDIS_REGCLASS_INVALID;
     };
-    if (cls(d) == ZYDIS_REGCLASS_CONTROL || cls(src) == ZYDIS_REGCLASS_CONTROL) {
-        if (!privileged()) return gp();
-        bool to_cr = cls(d) == ZYDIS_REGCLASS_CONTROL;
-        int cr = int((to_cr ? d : src).reg.value - ZYDIS_REGISTER_CR0);
-        if (to_cr) {
-            uint64_t v;
-            read(1, v);
-            if (!write_control_register(cpu, cr, v)) return kHelperExitHere;
-            return kHelperExitNext;
-        }
-        write(0, read_control_register(cpu, cr));
-        return kHelperContinue;
-    }
-    if (cls(d) == ZYDIS_REGCLASS_DEBUG || cls(src) == ZYDIS_REGCLASS_DEBUG) {
-        if (!privileged()) return gp();
-        bool to_dr = cls(d) == ZYDIS_REGCLASS_DEBUG;
-        int dr = int((to_dr ? d : src).reg.value - ZYDIS_REGISTER_DR0);
-        if ((dr == 4 || dr == 5) && (s.cr4 & cr4::DE)) return ud();
-        if (dr == 4) dr = 6;
-        if (dr == 5) dr = 7;
-        if (to_dr) {
-            uint64_t v;
-            read(1, v);
-            if (dr == 6) v = (v & 0x1e00f) | 0xffff0ff0;
-            if (dr == 7) v = (v & ~0xd800ull) | 0x400;
-            s.dr[dr] = v;
-            if (dr == 7 && (v & 0xff))
-                log_warning("hardware breakpoints (DR7={:#x}) are not implemented yet", v);
-            return kHelperExitNext;
-        }
-        write(0, s.dr[dr]);
-        return kHelperContinue;
-    }
+    if (cls(d) == ZYDIS_REGCLASS_CONTROL || cls(src) == ZYDIS_REGCLASS_CONTROL) return mov_control();
+    if (cls(d) == ZYDIS_REGCLASS_DEBUG || cls(src) == ZYDIS_REGCLASS_DEBUG) return mov_debug();
     // Segment registers.
     if (cls(d) == ZYDIS_REGCLASS_SEGMENT) {
         int seg = zydis_seg_index(d.reg.value);
@@ -136,6 +105,7 @@ uint64_t Interp::descriptor_table() {
 uint64_t Interp::lldt_ltr() {
     const ZydisMnemonic m = in.mnemonic();
     if (m == ZYDIS_MNEMONIC_SLDT || m == ZYDIS_MNEMONIC_STR) {
+        if (!(s.cr0 & cr0::PE) || (s.eflags & flag::VM)) return ud(); // protected mode only
         if ((s.cr4 & cr4::UMIP) && !privileged()) return gp();
         uint64_t sel = m == ZYDIS_MNEMONIC_SLDT ? s.ldtr.selector : s.tr.selector;
         return write(0, sel, in.ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY ? 2 : 0) ? kHelperContinue
@@ -172,219 +142,7 @@ uint64_t Interp::lldt_ltr() {
     return kHelperContinue;
 }
 
-uint64_t Interp::far_transfer() {
-    const bool is_call = in.mnemonic() == ZYDIS_MNEMONIC_CALL;
-    const unsigned opsize = in.operand_width() / 8;
-    uint64_t offset = 0;
-    uint16_t sel = 0;
-    const ZydisDecodedOperand& o = in.ops[0];
-    if (o.type == ZYDIS_OPERAND_TYPE_POINTER) {
-        offset = o.ptr.offset;
-        sel = o.ptr.segment;
-    } else {
-        if (!cpu.read_linear(t0, &offset, opsize, user()) || !cpu.read_linear(t0 + opsize, &sel, 2, user()))
-            return kHelperExitHere;
-    }
-    const uint64_t ret = in.next_pc;
-    const uint16_t old_cs = s.seg[CS].selector;
-    uint64_t sp = s.gpr[RSP];
-    if (!(s.cr0 & cr0::PE) || (s.eflags & flag::VM)) {
-        if (is_call && (!push(old_cs, opsize, sp) || !push(ret, opsize, sp))) return kHelperExitHere;
-        s.seg[CS].selector = sel;
-        s.seg[CS].base = uint64_t(sel) << 4;
-        s.rip = opsize == 2 ? uint16_t(offset) : uint32_t(offset);
-        if (is_call) set_sp(sp);
-        return kHelperExitHere;
-    }
-    if ((sel & 0xfffc) == 0) return gp();
-    Descriptor d;
-    if (!read_descriptor(cpu, sel, d)) return kHelperExitHere;
-    if (!d.s()) {
-        log_warning("far {} through a system descriptor (type {}) at {:#x}: call gates and task switches are "
-                    "not implemented yet",
-                    is_call ? "call" : "jump", d.type(), in.pc);
-        return gp(sel & 0xfffc);
-    }
-    const unsigned cpl = s.cpl();
-    if (!d.is_code()) return gp(sel & 0xfffc);
-    if (d.conforming() ? d.dpl() > cpl : ((sel & 3) > cpl || d.dpl() != cpl)) return gp(sel & 0xfffc);
-    if (!d.present()) {
-        cpu.raise(11, true, sel & 0xfffc);
-        return kHelperExitHere;
-    }
-    if (is_call) {
-        if (!push(old_cs, opsize, sp) || !push(ret, opsize, sp)) return kHelperExitHere;
-    }
-    bool target64 = (s.efer & efer::LMA) && d.long_code();
-    if (!target64 && d.limit() < uint32_t(offset)) return gp();
-    load_code_segment(cpu, sel, d, cpl);
-    s.rip = target64 ? offset : opsize == 2 ? uint16_t(offset) : uint32_t(offset);
-    if (is_call) set_sp(sp);
-    return kHelperExitHere;
-}
-
-uint64_t Interp::far_return() {
-    const unsigned opsize = in.operand_width() / 8;
-    const uint64_t extra = in.visible_operands() ? in.ops[0].imm.value.u : 0;
-    uint64_t sp = s.gpr[RSP], offset, sel;
-    if (!pop(offset, opsize, sp) || !pop(sel, opsize, sp)) return kHelperExitHere;
-    sp += extra;
-    if (!(s.cr0 & cr0::PE) || (s.eflags & flag::VM)) {
-        s.seg[CS].selector = uint16_t(sel);
-        s.seg[CS].base = (sel & 0xffff) << 4;
-        s.rip = opsize == 2 ? uint16_t(offset) : uint32_t(offset);
-        set_sp(sp);
-        return kHelperExitHere;
-    }
-    if ((sel & 0xfffc) == 0) return gp();
-    Descriptor d;
-    if (!read_descriptor(cpu, uint16_t(sel), d)) return kHelperExitHere;
-    const unsigned rpl = sel & 3;
-    if (!d.is_code() || rpl < unsigned(s.cpl())) return gp(sel & 0xfffc);
-    if (d.conforming() ? d.dpl() > rpl : d.dpl() != rpl) return gp(sel & 0xfffc);
-    if (!d.present()) {
-        cpu.raise(11, true, sel & 0xfffc);
-        return kHelperExitHere;
-    }
-    if (rpl > unsigned(s.cpl())) {
-        // Return to an outer level: pop SS:RSP too.
-        uint64_t new_sp, new_ss;
-        if (!pop(new_sp, opsize, sp) || !pop(new_ss, opsize, sp)) return kHelperExitHere;
-        load_code_segment(cpu, uint16_t(sel), d, rpl);
-        if (!load_data_segment(cpu, SS, uint16_t(new_ss))) return kHelperExitHere;
-        s.rip = (s.efer & efer::LMA) && d.long_code() ? offset : uint32_t(offset);
-        s.gpr[RSP] = new_sp + extra;
-        for (SegReg r : {ES, DS, FS, GS})
-            if (s.seg[r].dpl() < rpl && !(s.seg[r].attr & segattr::kCode && s.seg[r].attr & 4))
-                s.seg[r] = SegmentCache{0, 0, 0, 0};
-        return kHelperExitHere;
-    }
-    load_code_segment(cpu, uint16_t(sel), d, rpl);
-    s.rip = (s.efer & efer::LMA) && d.long_code() ? offset
-            : opsize == 2                         ? uint16_t(offset)
-                                                  : uint32_t(offset);
-    set_sp(sp);
-    return kHelperExitHere;
-}
-
-uint64_t Interp::iret() {
-    const unsigned opsize = in.operand_width() / 8;
-    uint64_t sp = s.gpr[RSP], ip, cs, fl;
-    if (!(s.cr0 & cr0::PE)) {
-        if (!pop(ip, opsize, sp) || !pop(cs, opsize, sp) || !pop(fl, opsize, sp)) return kHelperExitHere;
-        s.seg[CS].selector = uint16_t(cs);
-        s.seg[CS].base = (cs & 0xffff) << 4;
-        s.rip = opsize == 2 ? uint16_t(ip) : uint32_t(ip);
-        uint64_t keep = opsize == 2 ? ~0xffffull : (flag::VM | flag::VIF | flag::VIP);
-        s.eflags = (s.eflags & keep) | (fl & ~keep & 0x3f7fd5) | flag::kFixed1;
-        set_sp(sp);
-        return kHelperExitHere;
-    }
-    if (s.eflags & flag::VM) {
-        log_warning("IRET in virtual-8086 mode is not implemented yet");
-        return gp();
-    }
-    if (s.eflags & flag::NT && !(s.efer & efer::LMA)) {
-        log_warning("IRET with NT set (task return) is not implemented yet");
-        return gp();
-    }
-    if (!pop(ip, opsize, sp) || !pop(cs, opsize, sp) || !pop(fl, opsize, sp)) return kHelperExitHere;
-    const unsigned cpl = s.cpl();
-    if (opsize == 4 && (fl & flag::VM) && cpl == 0) {
-        log_warning("IRET to virtual-8086 mode is not implemented yet");
-        return gp();
-    }
-    if ((cs & 0xfffc) == 0) return gp();
-    Descriptor d;
-    if (!read_descriptor(cpu, uint16_t(cs), d)) return kHelperExitHere;
-    const unsigned rpl = cs & 3;
-    if (!d.is_code() || rpl < cpl || (d.conforming() ? d.dpl() > rpl : d.dpl() != rpl))
-        return gp(cs & 0xfffc);
-    if (!d.present()) {
-        cpu.raise(11, true, cs & 0xfffc);
-        return kHelperExitHere;
-    }
-    const bool long_mode = s.efer & efer::LMA;
-    bool pop_stack = rpl > cpl || (long_mode && opsize == 8);
-    uint64_t new_sp = 0, new_ss = 0;
-    if (pop_stack && (!pop(new_sp, opsize, sp) || !pop(new_ss, opsize, sp))) return kHelperExitHere;
-    // Flags: which bits may change depends on CPL and IOPL.
-    uint64_t changeable = flag::CF | flag::PF | flag::AF | flag::ZF | flag::SF | flag::TF | flag::DF |
-                          flag::OF | flag::NT | flag::RF | flag::AC | flag::ID;
-    if (cpl == 0) changeable |= flag::IOPL | flag::VIF | flag::VIP;
-    if (cpl <= ((s.eflags & flag::IOPL) >> 12)) changeable |= flag::IF;
-    if (opsize == 2) changeable &= 0xffff;
-    load_code_segment(cpu, uint16_t(cs), d, rpl);
-    s.eflags = (s.eflags & ~changeable) | (fl & changeable) | flag::kFixed1;
-    s.rip = long_mode && d.long_code() ? ip : opsize == 2 ? uint16_t(ip) : uint32_t(ip);
-    if (pop_stack) {
-        if ((new_ss & 0xfffc) == 0 && long_mode && d.long_code() && rpl != 3) {
-            s.seg[SS] = SegmentCache{0, 0, uint16_t(new_ss), uint16_t(rpl << 5)};
-        } else if (!load_data_segment(cpu, SS, uint16_t(new_ss))) {
-            return kHelperExitHere;
-        }
-        s.gpr[RSP] = long_mode && d.long_code()
-                         ? new_sp
-                         : (opsize == 2 ? (s.gpr[RSP] & ~0xffffull) | uint16_t(new_sp) : uint32_t(new_sp));
-    } else {
-        set_sp(sp);
-    }
-    return kHelperExitHere;
-}
-
-uint64_t Interp::port_io() {
-    const ZydisMnemonic m = in.mnemonic();
-    const bool is_in = m == ZYDIS_MNEMONIC_IN;
-    const ZydisDecodedOperand& port_op = is_in ? in.ops[1] : in.ops[0];
-    const ZydisDecodedOperand& data_op = is_in ? in.ops[0] : in.ops[1];
-    uint16_t port =
-        port_op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? uint16_t(port_op.imm.value.u) : uint16_t(s.gpr[RDX]);
-    unsigned size = data_op.size / 8;
-    if ((s.cr0 & cr0::PE) && (uint64_t(s.cpl()) > ((s.eflags & flag::IOPL) >> 12) || (s.eflags & flag::VM))) {
-        // The TSS I/O permission bitmap decides.
-        bool allowed = false;
-        uint16_t bitmap_base = 0;
-        if ((s.tr.attr & 0xf) == 0xb || (s.tr.attr & 0xf) == 0x9) {
-            if (s.tr.limit >= 0x67 && cpu.read_linear(s.tr.base + 0x66, &bitmap_base, 2, false)) {
-                uint32_t byte = bitmap_base + port / 8u;
-                uint16_t bits = 0;
-                if (byte + 1 <= s.tr.limit && cpu.read_linear(s.tr.base + byte, &bits, 2, false))
-                    allowed = ((bits >> (port & 7)) & ((1u << size) - 1)) == 0;
-            }
-        }
-        if (!allowed) return gp();
-    }
-    IoBus& bus = cpu.machine.ports();
-    if (is_in) {
-        uint64_t v = bus.read(port, size);
-        write_gpr(RAX, size, v);
-    } else {
-        bus.write(port, size, s.gpr[RAX] & mask(size));
-    }
-    if (cpu.machine.shutdown_requested() || s.exit_request) return kHelperExitNext;
-    return kHelperContinue;
-}
-
-uint64_t Interp::popf() {
-    const unsigned opsize = in.operand_width() / 8;
-    uint64_t sp = s.gpr[RSP], v;
-    if ((s.eflags & flag::VM) && ((s.eflags & flag::IOPL) >> 12) < 3) {
-        log_warning("POPF in virtual-8086 mode with IOPL<3 (VME) is not implemented yet");
-        return gp();
-    }
-    if (!pop(v, opsize, sp)) return kHelperExitHere;
-    const unsigned cpl = (s.cr0 & cr0::PE) ? s.cpl() : 0;
-    const unsigned iopl = unsigned(s.eflags & flag::IOPL) >> 12;
-    uint64_t changeable = flag::CF | flag::PF | flag::AF | flag::ZF | flag::SF | flag::TF | flag::DF |
-                          flag::OF | flag::NT | flag::AC | flag::ID;
-    if (cpl == 0) changeable |= flag::IOPL;
-    if (cpl <= iopl) changeable |= flag::IF;
-    if (opsize == 2) changeable &= 0xffff;
-    s.eflags = (s.eflags & ~changeable) | (v & changeable) | flag::kFixed1;
-    s.eflags &= ~flag::RF;
-    set_sp(sp);
-    return kHelperExitNext;
-}
+// far_transfer, far_return, iret, port_io and popf live in interpret_transfer.cpp.
 
 uint64_t Interp::run() {
     switch (in.mnemonic()) {
@@ -422,6 +180,16 @@ uint64_t Interp::run() {
     case ZYDIS_MNEMONIC_POPF:
     case ZYDIS_MNEMONIC_POPFD:
     case ZYDIS_MNEMONIC_POPFQ: return popf();
+    case ZYDIS_MNEMONIC_PUSHF:
+    case ZYDIS_MNEMONIC_PUSHFD:
+    case ZYDIS_MNEMONIC_PUSHFQ: return pushf();
+    case ZYDIS_MNEMONIC_INSB:
+    case ZYDIS_MNEMONIC_INSW:
+    case ZYDIS_MNEMONIC_INSD:
+    case ZYDIS_MNEMONIC_OUTSB:
+    case ZYDIS_MNEMONIC_OUTSW:
+    case ZYDIS_MNEMONIC_OUTSD: return string_io();
+    case ZYDIS_MNEMONIC_ARPL: return arpl();
     case ZYDIS_MNEMONIC_PUSHA:
     case ZYDIS_MNEMONIC_PUSHAD: {
         const unsigned w = in.operand_width() / 8;
@@ -481,20 +249,7 @@ uint64_t Interp::run() {
         s.halted = true;
         return kHelperExitNext;
     case ZYDIS_MNEMONIC_CLI:
-    case ZYDIS_MNEMONIC_STI: {
-        if ((s.cr0 & cr0::PE) && uint64_t(s.cpl()) > ((s.eflags & flag::IOPL) >> 12)) {
-            if (s.eflags & flag::VM)
-                log_warning("CLI/STI in virtual-8086 mode with IOPL<3 (VME) is not implemented yet");
-            return gp();
-        }
-        if (in.mnemonic() == ZYDIS_MNEMONIC_CLI)
-            s.eflags &= ~flag::IF;
-        else {
-            if (!(s.eflags & flag::IF)) s.interrupt_shadow = true;
-            s.eflags |= flag::IF;
-        }
-        return kHelperExitNext;
-    }
+    case ZYDIS_MNEMONIC_STI: return cli_sti();
     case ZYDIS_MNEMONIC_INT:
         cpu.raise_software_interrupt(uint8_t(in.ops[0].imm.value.u), in.next_pc, false);
         return kHelperExitHere;
@@ -511,6 +266,9 @@ uint64_t Interp::run() {
         if (!privileged()) return gp();
         cpu.flush_tlb_page(t0);
         return kHelperExitNext;
+    case ZYDIS_MNEMONIC_INVPCID: return invpcid();
+    case ZYDIS_MNEMONIC_STAC:
+    case ZYDIS_MNEMONIC_CLAC: return stac_clac();
     case ZYDIS_MNEMONIC_CLTS:
         if (!privileged()) return gp();
         s.cr0 &= ~cr0::TS;
@@ -540,10 +298,8 @@ uint64_t Interp::run() {
         if (!privileged()) return gp();
         std::swap(s.seg[GS].base, s.kernel_gs_base);
         return kHelperContinue;
-    default: break;
+    default: return system_instruction(); // further families, then the loud #UD fallback
     }
-    log_warning("no interpreter for {} at {:#x}", in.text(), in.pc);
-    return ud();
 }
 
 uint64_t helper_interpret(CpuState* s, uint64_t insn, uint64_t t0) {

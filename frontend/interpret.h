@@ -11,6 +11,9 @@
 
 namespace hayate {
 
+struct Descriptor;
+struct StackCursor;
+
 struct Interp {
     Vcpu& cpu;
     CpuState& s;
@@ -124,6 +127,29 @@ struct Interp {
     uint64_t lldt_ltr();
     uint64_t access_check();
     // Further families (their own files) declare their members below.
+
+    // System instructions: CR/DR moves, fast system calls, FSGSBASE, RDRAND/RDSEED,
+    // RDPID, RDPMC, XGETBV/XSETBV (interpret_sysinsn.cpp).
+    uint64_t mov_control();
+    uint64_t mov_debug();
+    uint64_t fast_system_call();
+    uint64_t system_instruction();
+
+    // Paging: STAC/CLAC, INVPCID (interpret_paging.cpp).
+    uint64_t stac_clac();
+    uint64_t invpcid();
+
+    // Privilege and task transfers, IOPL-sensitive instructions (interpret_transfer.cpp).
+    bool inner_stack(unsigned new_cpl, SegmentCache& ss, uint64_t& sp);
+    uint64_t call_gate_transfer(uint16_t gate_sel, const Descriptor& gate, bool is_call);
+    uint64_t task_transfer(uint16_t sel, const Descriptor& d, bool is_call);
+    uint64_t iret_to_vm86(StackCursor& stack, uint64_t ip, uint64_t cs, uint64_t fl);
+    uint64_t task_return();
+    bool io_permitted(uint16_t port, unsigned size);
+    uint64_t string_io();
+    uint64_t arpl();
+    uint64_t cli_sti();
+    uint64_t pushf();
 };
 
 } // namespace hayate

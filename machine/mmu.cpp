@@ -1,9 +1,11 @@
-// The soft MMU: page walks for every paging mode (32-bit with PSE, PAE,
-// 4-level), A/D bits, permission checks, TLB fill and flush, and the linear
-// memory accessors helpers use.
+// The soft MMU: page walks for every paging mode (32-bit with PSE-36, PAE,
+// 4-level), A/D bits, access rights (U/S, R/W, WP, NX, SMEP, SMAP),
+// reserved bits, TLB fill and flush (global pages), the paging side of the
+// control registers, and the linear memory accessors helpers use.
 #include "machine/log.h"
 #include "machine/machine.h"
 #include "machine/memory.h"
+#include "machine/system.h"
 #include "machine/vcpu.h"
 #include <atomic>
 #include <cstring>
@@ -13,136 +15,186 @@ namespace hayate {
 namespace {
 
 constexpr uint64_t P = 1, RW = 2, US = 4, A = 0x20, D = 0x40, PS = 0x80, G = 0x100;
-constexpr uint64_t NX = 1ull << 63;
+constexpr uint64_t XD = 1ull << 63;
+// #PF error code bits (SDM vol. 3, 4.7).
+constexpr uint32_t kErrP = 1, kErrW = 2, kErrU = 4, kErrRsvd = 8, kErrId = 0x10;
+
+constexpr uint64_t bits(unsigned hi, unsigned lo) { return ((~0ull) >> (63 - hi)) & ~((1ull << lo) - 1); }
+// Physical-address bits at or above MAXPHYADDR, up to `top`.
+constexpr uint64_t above_maxphyaddr(unsigned top) { return bits(top, kPhysAddrBits); }
+constexpr uint64_t kFrame = bits(kPhysAddrBits - 1, 12);
 
 bool is_canonical(uint64_t v) { return int64_t(v << 16) >> 16 == int64_t(v); }
 
-// Sets A (and D) in a guest page-table entry atomically; false if the entry
-// is not in RAM.
-bool set_bits(PhysicalMemory& mem, uint64_t addr, unsigned size, uint64_t bits, uint64_t old) {
-    if ((old & bits) == bits) return true;
+enum class SetBits { Done, Changed };
+
+// Sets A (and D) in a guest paging-structure entry the way the processor
+// does: a locked compare-exchange against the value the walk used, so an
+// entry changed meanwhile (another agent) is walked again instead of being
+// marked. An entry outside RAM cannot be marked; the walk goes on.
+SetBits set_bits(PhysicalMemory& mem, uint64_t addr, unsigned size, uint64_t flags, uint64_t seen) {
+    if ((seen & flags) == flags) return SetBits::Done;
     uint8_t* h = mem.host_range(addr, size);
-    if (!h) return false;
-    if (size == 8) std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(h)).fetch_or(bits);
-    else std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(h)).fetch_or(uint32_t(bits));
+    if (!h) return SetBits::Done;
+    bool ok;
+    if (size == 8) {
+        uint64_t expected = seen;
+        ok = std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(h)).compare_exchange_strong(expected, seen | flags);
+    } else {
+        uint32_t expected = uint32_t(seen);
+        ok = std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(h))
+                 .compare_exchange_strong(expected, uint32_t(seen | flags));
+    }
+    if (!ok) return SetBits::Changed;
     mem.notify_write(addr, size);
-    return true;
+    return SetBits::Done;
+}
+
+// Who makes an access and what it may touch (SDM vol. 3, 4.6).
+struct AccessRights {
+    bool write, fetch;
+    bool user;       // a user-mode access (CPL 3, not an implicit supervisor access)
+    bool smap;       // supervisor data access that user-mode pages refuse
+    bool smep;       // supervisor fetch that user-mode pages refuse
+    bool wp;         // CR0.WP: supervisor writes honour R/W
+    bool nxe;
+};
+
+struct WalkResult {
+    enum Status { Ok, Fault, Retry } status = Fault;
+    uint64_t phys = 0;
+    bool global = false;
+    uint64_t page_size = 0x1000; // of the mapping: 4 KiB, 2/4 MiB or 1 GiB
+    uint32_t fault_code = 0;     // #PF error code on Fault
+};
+
+// The access-rights check at the end of a successful walk. `user_page`,
+// `writable` and `executable` combine every level (SDM vol. 3, 4.6.1).
+bool permitted(const AccessRights& r, bool user_page, bool writable, bool executable) {
+    if (r.fetch) {
+        if (!executable) return false;
+        if (r.user) return user_page;
+        return !(user_page && r.smep);
+    }
+    if (r.user) return user_page && (!r.write || writable);
+    if (user_page && r.smap) return false;
+    return !r.write || writable || !r.wp;
+}
+
+WalkResult walk(Vcpu& cpu, uint64_t linear, const AccessRights& r) {
+    CpuState& s = cpu.state;
+    PhysicalMemory& mem = cpu.machine.memory();
+    WalkResult w;
+    uint32_t err = (r.write ? kErrW : 0) | (r.user ? kErrU : 0);
+    if (r.fetch && ((s.cr4 & cr4::SMEP) || ((s.cr4 & cr4::PAE) && r.nxe))) err |= kErrId;
+    auto fail = [&](uint32_t why) {
+        w.status = WalkResult::Fault;
+        w.fault_code = err | why;
+        return w;
+    };
+    auto retry = [&]() {
+        w.status = WalkResult::Retry;
+        return w;
+    };
+    bool user_page = true, writable = true, executable = true;
+    auto leaf = [&](uint64_t e_addr, unsigned size, uint64_t e, uint64_t page_size, uint64_t base) {
+        if (!permitted(r, user_page, writable, executable)) return fail(kErrP);
+        if (set_bits(mem, e_addr, size, A | (r.write ? D : 0), e) == SetBits::Changed) return retry();
+        w.status = WalkResult::Ok;
+        w.phys = base | (linear & (page_size - 1));
+        w.page_size = page_size;
+        w.global = (e & G) && (s.cr4 & cr4::PGE);
+        return w;
+    };
+
+    if (!(s.cr4 & cr4::PAE)) {
+        // 32-bit paging (SDM vol. 3, 4.3), with PSE-36 4 MiB pages.
+        const uint64_t pde_addr = (s.cr3 & 0xfffff000) + ((linear >> 22) & 0x3ff) * 4;
+        const uint32_t pde = uint32_t(mem.read(pde_addr, 4));
+        if (!(pde & P)) return fail(0);
+        user_page &= bool(pde & US);
+        writable &= bool(pde & RW);
+        if ((pde & PS) && (s.cr4 & cr4::PSE)) {
+            // Bits 20:13 hold physical-address bits 39:32; those at or above
+            // MAXPHYADDR (at most 40 here), and bit 21, are reserved.
+            constexpr unsigned kPse36Bits = kPhysAddrBits < 40 ? kPhysAddrBits : 40;
+            constexpr uint64_t kRsvd = bits(21, 13 + (kPse36Bits - 32));
+            if (pde & kRsvd) return fail(kErrP | kErrRsvd);
+            const uint64_t base = (pde & 0xffc00000ull) | (uint64_t((pde >> 13) & 0xff) << 32);
+            return leaf(pde_addr, 4, pde, 0x400000, base);
+        }
+        if (set_bits(mem, pde_addr, 4, A, pde) == SetBits::Changed) return retry();
+        const uint64_t pte_addr = (pde & 0xfffff000) + ((linear >> 12) & 0x3ff) * 4;
+        const uint32_t pte = uint32_t(mem.read(pte_addr, 4));
+        if (!(pte & P)) return fail(0);
+        user_page &= bool(pte & US);
+        writable &= bool(pte & RW);
+        return leaf(pte_addr, 4, pte, 0x1000, pte & 0xfffff000);
+    }
+
+    const bool four_level = s.efer & efer::LMA;
+    // Reserved physical-address bits: 51:M with 4-level paging (62:52 are
+    // ignored there), 62:M with PAE paging; XD is reserved without EFER.NXE.
+    const uint64_t rsvd = (four_level ? above_maxphyaddr(51) : above_maxphyaddr(62)) | (r.nxe ? 0 : XD);
+    uint64_t table;
+    int level;
+    if (four_level) {
+        table = s.cr3 & kFrame;
+        level = 4;
+    } else {
+        // PAE paging: the PDPTE registers loaded with CR3 (SDM vol. 3, 4.4.1).
+        const uint64_t pdpte = cpu.pae_pdpte[(linear >> 30) & 3];
+        if (!(pdpte & P)) return fail(0);
+        table = pdpte & kFrame;
+        level = 2;
+    }
+    for (;; level--) {
+        const unsigned shift = 12 + 9 * unsigned(level - 1);
+        const uint64_t e_addr = table + ((linear >> shift) & 0x1ff) * 8;
+        const uint64_t e = mem.read(e_addr, 8);
+        if (!(e & P)) return fail(0);
+        if (e & rsvd) return fail(kErrP | kErrRsvd);
+        user_page &= bool(e & US);
+        writable &= bool(e & RW);
+        if (r.nxe && (e & XD)) executable = false;
+        if (level == 1) return leaf(e_addr, 8, e, 0x1000, e & kFrame);
+        if (e & PS) {
+            // PS is reserved in a PML4E; a PDPTE maps 1 GiB, a PDE 2 MiB, and
+            // the frame bits below the page size (above the PAT bit) are reserved.
+            if (level == 4) return fail(kErrP | kErrRsvd);
+            const uint64_t page_size = 1ull << shift;
+            if (e & bits(shift - 1, 13)) return fail(kErrP | kErrRsvd);
+            return leaf(e_addr, 8, e, page_size, e & kFrame & ~(page_size - 1));
+        }
+        if (set_bits(mem, e_addr, 8, A, e) == SetBits::Changed) return retry();
+        table = e & kFrame;
+    }
 }
 
 } // namespace
 
-struct WalkResult {
-    uint64_t phys = 0;
-    bool writable = false; // the mapping allows writes for this privilege
-    bool user = false;
-    bool global = false;
-    uint64_t page_size = 0x1000; // of the mapping: 4 KiB, 2/4 MiB or 1 GiB
-    uint32_t fault_code = 0;     // #PF error code when !ok
-    bool ok = false;
-};
-
-static WalkResult walk(Vcpu& cpu, uint64_t linear, Vcpu::Access acc, bool user) {
-    CpuState& s = cpu.state;
-    PhysicalMemory& mem = cpu.machine.memory();
-    WalkResult r;
-    const bool write = acc == Vcpu::Access::Write;
-    const bool fetch = acc == Vcpu::Access::Execute;
-    const bool wp = s.cr0 & cr0::WP;
-    const bool nxe = s.efer & efer::NXE;
-    uint32_t err_base = (write ? 2u : 0u) | (user ? 4u : 0u);
-    if (fetch && nxe && (s.cr4 & cr4::PAE)) err_base |= 0x10;
-    else if (fetch && (s.cr4 & cr4::PAE)) err_base |= 0; // I/D only with NX support enabled
-    auto fail = [&](bool present, bool rsvd = false) {
-        r.fault_code = err_base | (present ? 1u : 0u) | (rsvd ? 8u : 0u);
-        return r;
-    };
-    bool allow_w = true, allow_u = true, allow_x = true;
-
-    if (!(s.cr4 & cr4::PAE)) {
-        // 32-bit paging
-        uint64_t pde_addr = (s.cr3 & 0xfffff000) + ((linear >> 22) & 0x3ff) * 4;
-        uint32_t pde = uint32_t(mem.read(pde_addr, 4));
-        if (!(pde & P)) return fail(false);
-        allow_w &= bool(pde & RW);
-        allow_u &= bool(pde & US);
-        if ((pde & PS) && (s.cr4 & cr4::PSE)) {
-            uint64_t base = (pde & 0xffc00000ull) | (uint64_t((pde >> 13) & 0xff) << 32); // PSE-36
-            if (pde & (1u << 21)) return fail(true, true);
-            if ((user && !allow_u) || (write && !allow_w && (user || wp))) return fail(true);
-            set_bits(mem, pde_addr, 4, A | (write ? D : 0), pde);
-            r.phys = base | (linear & 0x3fffff);
-            r.page_size = 0x400000;
-            r.global = (pde & G) && (s.cr4 & cr4::PGE);
-            r.writable = allow_w || (!user && !wp);
-            r.user = allow_u;
-            r.ok = true;
-            return r;
-        }
-        set_bits(mem, pde_addr, 4, A, pde);
-        uint64_t pte_addr = (pde & 0xfffff000) + ((linear >> 12) & 0x3ff) * 4;
-        uint32_t pte = uint32_t(mem.read(pte_addr, 4));
-        if (!(pte & P)) return fail(false);
-        allow_w &= bool(pte & RW);
-        allow_u &= bool(pte & US);
-        if ((user && !allow_u) || (write && !allow_w && (user || wp))) return fail(true);
-        set_bits(mem, pte_addr, 4, A | (write ? D : 0), pte);
-        r.phys = (pte & 0xfffff000) | (linear & 0xfff);
-        r.global = (pte & G) && (s.cr4 & cr4::PGE);
-        r.writable = allow_w || (!user && !wp);
-        r.user = allow_u;
-        r.ok = true;
-        return r;
+// The walk for `linear` with the rights of the current CPU state; Retry is
+// resolved here (an entry that keeps changing under the walk is walked again).
+static WalkResult walk_current(Vcpu& cpu, uint64_t linear, Vcpu::Access acc, bool user) {
+    const CpuState& s = cpu.state;
+    AccessRights r;
+    r.write = acc == Vcpu::Access::Write;
+    r.fetch = acc == Vcpu::Access::Execute;
+    r.user = user;
+    // A supervisor access at CPL 3 is an implicit one (descriptor tables,
+    // TSS, ...): SMAP applies to it whatever EFLAGS.AC says.
+    r.smap = !user && (s.cr4 & cr4::SMAP) && (s.cpl() == 3 || !(s.eflags & flag::AC));
+    r.smep = !user && (s.cr4 & cr4::SMEP);
+    r.wp = s.cr0 & cr0::WP;
+    r.nxe = s.efer & efer::NXE;
+    for (;;) {
+        WalkResult w = walk(cpu, linear, r);
+        if (w.status != WalkResult::Retry) return w;
     }
-
-    const uint64_t addr_mask = 0x000ffffffffff000ull; // MAXPHYADDR 52 bits of frame
-    const uint64_t rsvd_high = 0x000ff00000000000ull; // bits above our MAXPHYADDR (44) must be 0
-    auto rsvd = [&](uint64_t e) { return (e & rsvd_high) != 0 || (!nxe && (e & NX)); };
-    uint64_t table;
-    int levels;
-    if (s.efer & efer::LMA) {
-        table = s.cr3 & addr_mask;
-        levels = 4;
-    } else {
-        // PAE: the four PDPTEs (the CPU caches them at CR3 load; we read them here).
-        uint64_t pdpte_addr = (s.cr3 & 0xffffffe0) + ((linear >> 30) & 3) * 8;
-        uint64_t pdpte = mem.read(pdpte_addr, 8);
-        if (!(pdpte & P)) return fail(false);
-        if (pdpte & (0x1e6ull | rsvd_high | NX)) return fail(true, true);
-        table = pdpte & addr_mask;
-        levels = 2;
-    }
-    for (int level = levels; level >= 1; level--) {
-        int shift = 12 + 9 * (level - 1);
-        uint64_t e_addr = table + ((linear >> shift) & 0x1ff) * 8;
-        uint64_t e = mem.read(e_addr, 8);
-        if (!(e & P)) return fail(false);
-        if (rsvd(e)) return fail(true, true);
-        allow_w &= bool(e & RW);
-        allow_u &= bool(e & US);
-        if (nxe && (e & NX)) allow_x = false;
-        bool large = level > 1 && (e & PS);
-        if (large && level == 4) return fail(true, true);
-        if (level == 1 || large) {
-            if (large && (e & (((1ull << shift) - 1) & ~0x1fffull) & addr_mask)) return fail(true, true);
-            if ((user && !allow_u) || (write && !allow_w && (user || wp)) || (fetch && !allow_x))
-                return fail(true);
-            set_bits(mem, e_addr, 8, A | (write ? D : 0), e);
-            uint64_t page_mask = (1ull << shift) - 1;
-            r.phys = ((e & addr_mask) & ~page_mask) | (linear & page_mask);
-            r.page_size = page_mask + 1;
-            r.global = (e & G) && (s.cr4 & cr4::PGE);
-            r.writable = allow_w || (!user && !wp);
-            r.user = allow_u;
-            r.ok = true;
-            return r;
-        }
-        set_bits(mem, e_addr, 8, A, e);
-        table = e & addr_mask;
-    }
-    return fail(false);
 }
 
 bool Vcpu::translate(uint64_t linear, Access acc, bool user, uint64_t& phys) {
+    last_translation_global = false;
     if (state.efer & efer::LMA) {
         if (!is_canonical(linear)) {
             raise(13, true, 0);
@@ -155,8 +207,8 @@ bool Vcpu::translate(uint64_t linear, Access acc, bool user, uint64_t& phys) {
         phys = linear;
         return true;
     }
-    WalkResult w = walk(*this, linear, acc, user);
-    if (!w.ok) {
+    WalkResult w = walk_current(*this, linear, acc, user);
+    if (w.status != WalkResult::Ok) {
         state.cr2 = linear;
         log_cat(logcat::kMmu, "#PF at {:#x} err {:#x} (rip {:#x})", linear, w.fault_code, state.rip);
         raise(14, true, w.fault_code);
@@ -164,6 +216,7 @@ bool Vcpu::translate(uint64_t linear, Access acc, bool user, uint64_t& phys) {
     }
     // The TLB holds 4 KiB pieces of a large page; INVLPG must find them all.
     if (w.page_size > kPageSize) note_large_page(linear, w.page_size);
+    last_translation_global = w.global;
     phys = w.phys;
     return true;
 }
@@ -178,9 +231,9 @@ bool Vcpu::probe_translate(uint64_t linear, Access acc, bool user, uint64_t& phy
         phys = linear;
         return true;
     }
-    WalkResult w = walk(*this, linear, acc, user);
+    WalkResult w = walk_current(*this, linear, acc, user);
     phys = w.phys;
-    return w.ok;
+    return w.status == WalkResult::Ok;
 }
 
 uint64_t Vcpu::linear_of(int seg, uint64_t offset, unsigned address_bytes) const {
@@ -250,6 +303,10 @@ bool Vcpu::write_linear(uint64_t linear, const void* in, unsigned size, bool use
 }
 
 // ---------------------------------------------------------------- the TLB
+//
+// The TLB caches translations of the current address space only: a CR3
+// write drops every non-global entry, whatever its PCID and no-flush bit say
+// (holding fewer translations than the hardware may is always allowed).
 
 void Vcpu::flush_tlb() {
     tlb_large_addr = ~0ull;
@@ -260,7 +317,22 @@ void Vcpu::flush_tlb() {
             e.tag_read = e.tag_write = tlb_invalid_tag(i);
             e.host_page = nullptr;
             e.phys_page = ~0ull;
+            tlb_global[m][i] = false;
         }
+    flush_jump_cache();
+}
+
+void Vcpu::flush_tlb_nonglobal() {
+    for (int m = 0; m < kMmuIndexes; m++)
+        for (unsigned i = 0; i < unsigned(kTlbEntries); i++) {
+            if (tlb_global[m][i]) continue;
+            TlbEntry& e = state.tlb[m][i];
+            e.tag_read = e.tag_write = tlb_invalid_tag(i);
+            e.host_page = nullptr;
+            e.phys_page = ~0ull;
+        }
+    // The jump cache maps linear addresses to blocks without telling global
+    // pages apart: it goes whole.
     flush_jump_cache();
 }
 
@@ -292,6 +364,7 @@ void Vcpu::flush_tlb_page(uint64_t linear) {
         TlbEntry& e = state.tlb[m][i];
         e.tag_read = e.tag_write = tlb_invalid_tag(i);
         e.phys_page = ~0ull;
+        tlb_global[m][i] = false;
     }
     flush_jump_cache();
 }
@@ -308,7 +381,8 @@ void Vcpu::flush_jump_cache() {
     for (auto& e : state.jump_cache) e = JumpCacheEntry{~0ull, ~0ull, nullptr, 0};
 }
 
-// Fills the TLB for an access that the slow path found to be plain RAM.
+// Fills the TLB for an access that the slow path found to be plain RAM,
+// right after translate() succeeded for it.
 void tlb_fill(Vcpu& cpu, int mmu_index, uint64_t linear, uint64_t phys, bool writable) {
     unsigned i = unsigned(linear >> 12) & (kTlbEntries - 1);
     TlbEntry& e = cpu.state.tlb[mmu_index][i];
@@ -320,6 +394,72 @@ void tlb_fill(Vcpu& cpu, int mmu_index, uint64_t linear, uint64_t phys, bool wri
     e.tag_write = writable && !cpu.machine.memory().is_code_page(phys) ? page : tlb_invalid_tag(i);
     e.host_page = host;
     e.phys_page = phys & kPageMask;
+    cpu.tlb_global[mmu_index][i] = cpu.last_translation_global;
+}
+
+// ------------------------------------------------- paging control registers
+
+bool Vcpu::load_pae_pdptes(uint64_t cr3) {
+    // Reserved in a present PDPTE: bits 2:1, 8:5 and 63:MAXPHYADDR (SDM vol. 3, 4.4.1).
+    constexpr uint64_t kRsvd = bits(2, 1) | bits(8, 5) | above_maxphyaddr(63);
+    uint64_t loaded[4];
+    const uint64_t base = cr3 & 0xffffffe0;
+    for (unsigned i = 0; i < 4; i++) {
+        loaded[i] = machine.memory().read(base + i * 8, 8);
+        if ((loaded[i] & P) && (loaded[i] & kRsvd)) return false;
+    }
+    std::copy(std::begin(loaded), std::end(loaded), std::begin(pae_pdpte));
+    return true;
+}
+
+bool write_cr3(Vcpu& cpu, uint64_t value) {
+    CpuState& s = cpu.state;
+    if (s.efer & efer::LMA) {
+        // With CR4.PCIDE, bit 63 asks to keep the new PCID's translations; it
+        // is never stored. Bits MAXPHYADDR and up are reserved.
+        if (s.cr4 & cr4::PCIDE) value &= ~(1ull << 63);
+        if (value & above_maxphyaddr(63)) {
+            cpu.raise(13, true, 0);
+            return false;
+        }
+    } else {
+        value = uint32_t(value);
+        if ((s.cr0 & cr0::PG) && (s.cr4 & cr4::PAE) && !cpu.load_pae_pdptes(value)) {
+            cpu.raise(13, true, 0);
+            return false;
+        }
+    }
+    s.cr3 = value;
+    cpu.flush_tlb_nonglobal();
+    return true;
+}
+
+bool commit_paging_controls(Vcpu& cpu, uint64_t cr0, uint64_t cr4, uint64_t efer) {
+    CpuState& s = cpu.state;
+    const bool lma = efer & efer::LMA;
+    auto gp = [&] {
+        cpu.raise(13, true, 0);
+        return false;
+    };
+    // PCIDs exist only in IA-32e mode, and are turned on with PCID 0 current;
+    // paging cannot be turned off under them (SDM vol. 2, MOV CR; vol. 3, 4.10.1).
+    if ((cr4 & cr4::PCIDE) && !lma) return gp();
+    if ((cr4 & cr4::PCIDE) && !(s.cr4 & cr4::PCIDE) && (s.cr3 & 0xfff)) return gp();
+    if ((cr4 & cr4::PCIDE) && !(cr0 & cr0::PG)) return gp();
+    // PAE paging loads the PDPTE registers when it is (or stays) on and the
+    // write changes CD, NW, PG, PAE, PGE, PSE or SMEP (SDM vol. 3, 4.4.1).
+    const bool pae_paging = (cr0 & cr0::PG) && (cr4 & cr4::PAE) && !lma;
+    const bool reload = ((cr0 ^ s.cr0) & (cr0::CD | cr0::NW | cr0::PG)) ||
+                        ((cr4 ^ s.cr4) & (cr4::PAE | cr4::PGE | cr4::PSE | cr4::SMEP));
+    if (pae_paging && reload && !cpu.load_pae_pdptes(s.cr3)) return gp();
+    const bool flush = ((cr0 ^ s.cr0) & (cr0::PG | cr0::WP | cr0::PE)) ||
+                       ((cr4 ^ s.cr4) & (cr4::PSE | cr4::PAE | cr4::PGE | cr4::PCIDE | cr4::SMEP | cr4::SMAP)) ||
+                       ((efer ^ s.efer) & (efer::LMA | efer::NXE));
+    s.cr0 = cr0;
+    s.cr4 = cr4;
+    s.efer = efer;
+    if (flush) cpu.flush_tlb();
+    return true;
 }
 
 } // namespace hayate

@@ -83,6 +83,17 @@ class Vcpu {
     // The smallest aligned region holding every large page translated since
     // the last full flush (tlb_large_addr is ~0 when there is none).
     uint64_t tlb_large_addr = ~0ull, tlb_large_mask = 0;
+    // CR3 writes keep the entries of global pages (CR4.PGE, G=1).
+    void flush_tlb_nonglobal();
+    bool tlb_global[kMmuIndexes][kTlbEntries] = {};
+    bool last_translation_global = false; // of the last successful translate(), for the TLB fill
+
+    // ---- paging control (machine/mmu.cpp) ----
+    // PAE paging's PDPTE registers, loaded from the table at CR3 by MOV to
+    // CR3/CR0/CR4 (SDM vol. 3, 4.4.1); false, loading nothing, when a present
+    // one has reserved bits set.
+    uint64_t pae_pdpte[4] = {};
+    bool load_pae_pdptes(uint64_t cr3);
 
     // A one-screen dump of the guest state (triple faults, -d cpu, errors).
     std::string dump_state() const;
