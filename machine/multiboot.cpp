@@ -72,9 +72,11 @@ constexpr uint64_t k4G = 1ull << 32;
 constexpr uint64_t kGdt[] = {0, 0x00CF9B000000FFFFull, 0x00CF93000000FFFFull};
 constexpr uint32_t kGdtSize = sizeof kGdt;
 static_assert(kMultibootCodeSelector == 1 * 8 && kMultibootDataSelector == 2 * 8);
-// Its preferred home: the start of the EBDA, which the memory map reports as
-// reserved, so a kernel does not reuse it as free memory.
-constexpr uint64_t kGdtAddr = kLowRamEnd;
+// Its preferred home: the EBDA, which the memory map reports as reserved, so
+// a kernel does not reuse it as free memory; after the EBDA's size byte.
+constexpr uint64_t kGdtAddr = kLowRamEnd + 16;
+// The BIOS data area (0x400-0x4ff): firmware fills it, kernels read it.
+constexpr uint64_t kBdaStart = 0x400, kBdaSize = 0x100;
 
 uint32_t rd32(std::span<const uint8_t> b, size_t off) {
     uint32_t v;
@@ -396,6 +398,22 @@ MultibootBoot load_multiboot(PhysicalMemory& memory, const FileImage& kernel, co
         boot.gdt_base = uint32_t(kGdtAddr);
     }
     boot.gdt_limit = uint16_t(kGdtSize - 1);
+    // What a PC's firmware leaves in low memory (SeaBIOS does under QEMU):
+    // the BDA's base memory size and EBDA segment, and the EBDA's size byte.
+    // Kernels that size low memory read them before the multiboot map (Xen
+    // places its trampoline by them).
+    const bool bda_free = ram >= kEbdaEnd && !pl.overlaps(kBdaStart, kBdaStart + kBdaSize) &&
+                          !pl.overlaps(kLowRamEnd, kLowRamEnd + 16) &&
+                          !(base < kBdaStart + kBdaSize && kBdaStart < base + blob.size());
+    if (bda_free) {
+        std::vector<uint8_t> bda(kBdaSize), ebda(16);
+        const uint16_t ebda_segment = uint16_t(kLowRamEnd >> 4), base_kib = uint16_t(kLowRamEnd / 1024);
+        std::memcpy(bda.data() + 0x0e, &ebda_segment, 2);
+        std::memcpy(bda.data() + 0x13, &base_kib, 2);
+        ebda[0] = uint8_t((kEbdaEnd - kLowRamEnd) / 1024);
+        pl.load(kernel.path(), "BIOS data area", kBdaStart, bda, bda.size());
+        pl.load(kernel.path(), "EBDA header", kLowRamEnd, ebda, ebda.size());
+    }
     pl.load(kernel.path(), "multiboot information", base, blob, blob.size());
     boot.info_addr = uint32_t(base);
     return boot;

@@ -220,13 +220,20 @@ TEST_CASE("multiboot: ELF32 kernel, info structure, modules", "[multiboot]") {
     CHECK(mem.read(s2 + 1, 1) == 0x23);
     CHECK(rdstr(mem, rd32(mem, mods + 24)) == m2);
 
-    // The loader's GDT in the EBDA (reserved below): null, flat 32-bit code
-    // 0x08, flat data 0x10, matching the segments the kernel starts with.
-    CHECK(boot.gdt_base == 0x9fc00);
+    // The loader's GDT in the EBDA (reserved below), after its size byte:
+    // null, flat 32-bit code 0x08, flat data 0x10, matching the segments the
+    // kernel starts with.
+    CHECK(boot.gdt_base == 0x9fc10);
     CHECK(boot.gdt_limit == 23);
-    CHECK(rd64(mem, 0x9fc00) == 0);
-    CHECK(rd64(mem, 0x9fc08) == 0x00CF9B000000FFFFull);
-    CHECK(rd64(mem, 0x9fc10) == 0x00CF93000000FFFFull);
+    CHECK(rd64(mem, 0x9fc10) == 0);
+    CHECK(rd64(mem, 0x9fc18) == 0x00CF9B000000FFFFull);
+    CHECK(rd64(mem, 0x9fc20) == 0x00CF93000000FFFFull);
+
+    // The BIOS data area and EBDA header a PC's firmware leaves: base memory
+    // 639 KiB at 0x413, EBDA segment 0x9fc0 at 0x40e, EBDA size 1 KiB.
+    CHECK(mem.read(0x413, 2) == 639);
+    CHECK(mem.read(0x40e, 2) == 0x9fc0);
+    CHECK(mem.read(0x9fc00, 1) == 1);
 
     // Memory map: usable, EBDA reserved, BIOS reserved, usable above 1 MiB.
     uint32_t len = rd32(mem, info + 44), map = rd32(mem, info + 48);
@@ -266,7 +273,7 @@ TEST_CASE("multiboot: a.out kludge, info placed clear of a low kernel", "[multib
     CHECK(boot.info_addr == 0x20000);
     CHECK(rdstr(mem, rd32(mem, boot.info_addr + 16)) == k.path());
     CHECK(rd32(mem, boot.info_addr + 20) == 0);
-    CHECK(boot.gdt_base == 0x9fc00);
+    CHECK(boot.gdt_base == 0x9fc10);
 }
 
 TEST_CASE("multiboot: the GDT travels with the information when the EBDA is not free", "[multiboot]") {
