@@ -146,9 +146,10 @@ bool emit_pop_insn(EmitContext& c) {
 
 bool emit_pushf(EmitContext& c) {
     const unsigned size = c.insn->operand_width() / 8;
-    if ((c.mode & mode::kVm86) || (c.mode & mode::kProtected) == 0) {
-        // VM86 IOPL rules live in the helper path.
-        if (c.mode & mode::kVm86) return false;
+    if (c.mode & mode::kVm86) {
+        // Virtual-8086 mode: IOPL-sensitive, in the interpreter (Interp::pushf).
+        c.call_interpreter(false);
+        return true;
     }
     emit_push(c, size, [&c](x86::Gp dst) {
         auto& a = c.a;

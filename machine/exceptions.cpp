@@ -3,6 +3,7 @@
 #include "machine/log.h"
 #include "machine/machine.h"
 #include "machine/segments.h"
+#include "machine/task_switch.h"
 #include "machine/vcpu.h"
 
 namespace hayate {
@@ -97,8 +98,19 @@ void deliver_protected(Vcpu& cpu, uint8_t vector, bool has_error, uint32_t error
         return;
     }
     if (type == 5) {
-        log_warning("task gate in IDT vector {}: hardware task switching is not implemented yet", vector);
-        cpu.raise(13, true, uint32_t(vector) * 8 + 2 + ext);
+        // A task gate: the event is handled by a task switch (SDM 6.12.2, INT n TASK-GATE).
+        const uint16_t tss_sel = uint16_t(gate[0] >> 16);
+        Descriptor tss;
+        if (!read_tss_descriptor(cpu, tss_sel, tss, 13, ext)) return;
+        if (!tss_type::is_tss(tss) || tss_type::busy(tss)) {
+            cpu.raise(13, true, (tss_sel & 0xfffc) | ext);
+            return;
+        }
+        if (!tss.present()) {
+            cpu.raise(11, true, (tss_sel & 0xfffc) | ext);
+            return;
+        }
+        task_switch(cpu, tss_sel, tss, TaskSwitchReason::Interrupt, return_ip, ext, has_error, error, fault);
         return;
     }
     const bool gate32 = long_mode || (type & 8);
@@ -124,6 +136,11 @@ void deliver_protected(Vcpu& cpu, uint8_t vector, bool has_error, uint32_t error
     }
     const unsigned old_cpl = s.cpl();
     const unsigned new_cpl = cs.conforming() ? old_cpl : cs.dpl();
+    if ((s.eflags & flag::VM) && new_cpl != 0) {
+        // Virtual-8086 mode can only be left for a ring-0 handler.
+        cpu.raise(13, true, (target_sel & 0xfffc) + ext);
+        return;
+    }
     const uint64_t old_flags = s.eflags;
     // Fault-class exceptions push RF=1 so that IRET back to the faulting
     // instruction does not retrigger an instruction breakpoint (SDM vol. 3, 18.3.1.1).
@@ -263,7 +280,6 @@ void Vcpu::raise(uint8_t vector, bool has_error, uint32_t error_code) {
 }
 
 void Vcpu::raise_software_interrupt(uint8_t vector, uint64_t next_rip, bool int3_or_into) {
-    (void)int3_or_into;
     log_cat(logcat::kInt, "software interrupt {} at {:#x}", vector, state.rip);
     event_count++;
     if (!(state.cr0 & cr0::PE)) {
@@ -271,9 +287,15 @@ void Vcpu::raise_software_interrupt(uint8_t vector, uint64_t next_rip, bool int3
         return;
     }
     if (state.eflags & flag::VM) {
-        log_warning("INT n in virtual-8086 mode is not implemented yet");
-        raise(13, true, 0);
-        return;
+        if (state.cr4 & cr4::VME)
+            log_warning("INT {} in virtual-8086 mode with CR4.VME: interrupt redirection (VME) is not implemented; "
+                        "handled as without VME",
+                        vector);
+        // INT n is IOPL-sensitive in virtual-8086 mode; INT3 and INTO are not.
+        if (!int3_or_into && ((state.eflags & flag::IOPL) >> 12) < 3) {
+            raise(13, true, 0);
+            return;
+        }
     }
     deliver_protected(*this, vector, false, 0, next_rip, true);
 }
