@@ -68,6 +68,18 @@ bool raises_data_fault(const Insn& in) {
     }
 }
 
+bool replaces_flags_in_interpreter(const Insn& in) {
+    switch (in.mnemonic()) {
+    case ZYDIS_MNEMONIC_SYSCALL:
+    case ZYDIS_MNEMONIC_SYSRET:
+    case ZYDIS_MNEMONIC_SYSENTER:
+    case ZYDIS_MNEMONIC_SYSEXIT:
+    case ZYDIS_MNEMONIC_RDRAND:
+    case ZYDIS_MNEMONIC_RDSEED: return true;
+    default: return false;
+    }
+}
+
 bool is_terminator(const Insn& in) {
     switch (in.zi.meta.category) {
     case ZYDIS_CATEGORY_COND_BR:
@@ -175,6 +187,9 @@ Translator::Result Translator::translate(uint64_t pc, uint64_t cs_base, uint32_t
         // read (kept intact by the code before it). Page faults do not get
         // this: it would cost a flag save around most memory accesses.
         if (raises_data_fault(in)) in.flags_read |= kZyArithFlags;
+        // Interpreted instructions that replace the flags see them whole first:
+        // SYSCALL saves RFLAGS in R11, and their faults push the old flags.
+        if (replaces_flags_in_interpreter(in)) in.flags_read |= kZyArithFlags;
         insns.push_back(in);
         cur = in.next_pc;
         if (code_bits == 16)
@@ -184,8 +199,70 @@ Translator::Result Translator::translate(uint64_t pc, uint64_t cs_base, uint32_t
         if (is_terminator(in)) break;
     }
 
+    // ---- flags live at the block's end ----
+    // The code at each static successor in this page is decoded ahead: flags
+    // it overwrites before reading are dead here, which spares flag saves
+    // around TLB probes and the entry check. The bytes read go into the
+    // block's footprint, so a store there retranslates it.
+    auto wrap_ip = [code_bits](uint64_t v) {
+        return code_bits == 16 ? uint64_t(uint16_t(v)) : code_bits == 32 ? uint64_t(uint32_t(v)) : v;
+    };
+    unsigned peek_lo = 0x1000, peek_hi = 0;
+    auto flags_needed_at = [&](uint64_t target) -> uint32_t {
+        uint32_t live = 0, open = kZyArithFlags;
+        uint64_t ip = target;
+        for (int n = 0; n < 8 && open; n++) {
+            const uint64_t linear = mode::is64(mode) ? ip : uint32_t(cs_base + ip);
+            if ((linear & ~0xfffull) != (first_linear & ~0xfffull)) break;
+            const size_t off = linear & 0xfff;
+            Insn in;
+            if (!decoder.decode(page + off, std::min<size_t>(15, 4096 - off), ip, in)) break;
+            peek_lo = std::min<unsigned>(peek_lo, unsigned(off));
+            peek_hi = std::max<unsigned>(peek_hi, unsigned(off + in.length()));
+            uint32_t reads = in.flags_read;
+            if (raises_data_fault(in) || replaces_flags_in_interpreter(in)) reads = kZyArithFlags;
+            live |= reads & open;
+            open &= ~flags_killed(in);
+            if (is_terminator(in)) break;
+            ip = wrap_ip(in.next_pc);
+        }
+        return live | open;
+    };
+    uint32_t live_out = kZyArithFlags;
+    if (!insns.empty() && !(mode & mode::kStepwise)) {
+        const Insn& last = insns.back();
+        const ZydisDecodedOperand& op0 = last.ops[0];
+        const bool direct = last.visible_operands() > 0 && op0.type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
+                            last.zi.meta.branch_type != ZYDIS_BRANCH_TYPE_FAR;
+        const uint64_t target = wrap_ip(last.next_pc + uint64_t(op0.imm.value.s)) &
+                                (last.operand_width() == 16 ? 0xffffull : ~0ull);
+        switch (last.zi.meta.category) {
+        case ZYDIS_CATEGORY_COND_BR:
+            if (direct) live_out = flags_needed_at(wrap_ip(last.next_pc)) | flags_needed_at(target);
+            break;
+        case ZYDIS_CATEGORY_UNCOND_BR:
+        case ZYDIS_CATEGORY_CALL:
+            if (direct) live_out = flags_needed_at(target);
+            break;
+        case ZYDIS_CATEGORY_RET:
+        case ZYDIS_CATEGORY_INTERRUPT:
+        case ZYDIS_CATEGORY_SYSCALL:
+        case ZYDIS_CATEGORY_SYSRET: break;
+        default:
+            // The block ends at the page end or the size limit: the next
+            // instruction follows in the same mode. (An instruction that
+            // leaves to the dispatcher may change the mode or the mapping.)
+            if (!is_terminator(last)) live_out = flags_needed_at(cur);
+            break;
+        }
+    }
+    if (peek_hi > peek_lo) {
+        block->peek_lo = uint16_t(peek_lo);
+        block->peek_hi = uint16_t(peek_hi);
+    }
+
     // ---- flag liveness (backward) ----
-    uint32_t live = kZyArithFlags;
+    uint32_t live = live_out;
     for (size_t i = insns.size(); i-- > 0;) {
         Insn& in = insns[i];
         in.flags_live_after = live;

@@ -64,6 +64,10 @@ std::vector<Block*> BlockCache::invalidate_range(uint64_t addr, uint64_t len) {
         for (Block* b : it->second) {
             if (!b->valid) continue;
             bool overlaps = addr < b->phys + b->guest_size && b->phys < addr + len;
+            if (!overlaps && b->peek_hi > b->peek_lo) {
+                const uint64_t page_base = b->phys & ~0xfffull;
+                overlaps = addr < page_base + b->peek_hi && page_base + b->peek_lo < addr + len;
+            }
             if (!overlaps && b->phys_page2 != ~0ull)
                 overlaps = addr < (b->phys_page2 & ~0xfffull) + 16 && (b->phys_page2 & ~0xfffull) < addr + len;
             if (overlaps) {

@@ -29,6 +29,9 @@ struct Block {
     uint8_t* code = nullptr; // host entry
     uint32_t code_size = 0;
     bool valid = true;
+    // Bytes of the start page read ahead to decide which flags are live at
+    // the block's end (offsets [peek_lo, peek_hi)): stores there invalidate it.
+    uint16_t peek_lo = 0, peek_hi = 0;
     std::vector<BlockExit> exits;
     std::vector<std::pair<Block*, int>> incoming; // chained jumps into this block
     // Storage that helpers called from this block's code point at (kept decoded instructions).

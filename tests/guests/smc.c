@@ -7,7 +7,8 @@
  *  (c) copy code into a buffer, run it, overwrite with different code, run;
  *  (d) the store goes through a different virtual mapping of the same
  *      physical page (SMC tracked by physical address), and code copied with
- *      rep movsb.
+ *      rep movsb; (e) code a block jumps to changes from overwriting the
+ *      flags to reading them.
  *
  * EXPECT-EXIT: 1
  * EXPECT-OUTPUT: patched function ok
@@ -102,6 +103,22 @@ static void test_code_buffer(void)
     u64 n = sizeof xor_ret;
     __asm__ volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(n)::"memory");
     CHECK_EQ(f(0x0f), 0x55);
+
+    /* A block's flags may be judged dead at its end by looking at the code
+     * it jumps to: when that code changes to read them, the block must see
+     * it. stc; mov (%rdi),%rdx; jmp +0; then xor %eax,%eax; ret (flags dead),
+     * patched to setc %al; movzbl %al,%eax; ret (CF live through the load). */
+    static const u8 head[] = {0xf9, 0x48, 0x8b, 0x17, 0xeb, 0x00};
+    static const u8 kill[] = {0x31, 0xc0, 0xc3};
+    static const u8 use[] = {0x0f, 0x92, 0xc0, 0x0f, 0xb6, 0xc0, 0xc3};
+    u64 scratch = 0;
+    u8 *tail = code_buf + 256 + sizeof head;
+    memcpy(code_buf + 256, head, sizeof head);
+    memcpy(tail, kill, sizeof kill);
+    fn_t g = (fn_t)(uptr)(code_buf + 256);
+    CHECK_EQ(g((uptr)&scratch), 0);
+    memcpy(tail, use, sizeof use);
+    CHECK_EQ(g((uptr)&scratch), 1);
 }
 
 static void test_alias(void)
