@@ -1,6 +1,7 @@
 #include "machine/vcpu.h"
 #include "frontend/mode.h"
 #include "machine/machine.h"
+#include "machine/system.h"
 #include <fmt/format.h>
 
 namespace hayate {
@@ -18,7 +19,7 @@ void Vcpu::reset() {
     // Keep the (large) TLB arrays out of the copy: reset them explicitly.
     state.rip = fresh.rip;
     std::copy(std::begin(fresh.gpr), std::end(fresh.gpr), std::begin(state.gpr));
-    state.gpr[RDX] = 0x600; // family/model/stepping signature after RESET
+    state.gpr[RDX] = cpuid_signature(); // family/model/stepping, as CPUID.1:EAX
     state.eflags = flag::kFixed1;
     state.exit_request = 0;
     for (int s = 0; s < kSegCount; s++) set_segment(SegReg(s), 0, 0, 0xffff, 0x93);
@@ -36,8 +37,12 @@ void Vcpu::reset() {
     state.star = state.lstar = state.cstar = state.sfmask = state.kernel_gs_base = 0;
     state.sysenter_cs = state.sysenter_esp = state.sysenter_eip = 0;
     state.tsc_aux = 0;
-    state.apic_base = 0xfee00900;
+    state.apic_base = fresh.apic_base;
     state.pat = 0x0007040600070406ull;
+    state.misc_enable = fresh.misc_enable;
+    state.mtrr_def_type = 0; // MTRRs disabled; the ranges keep undefined (here: zero) contents
+    std::fill(std::begin(state.mtrr_fixed), std::end(state.mtrr_fixed), 0);
+    std::fill(std::begin(state.mtrr_var), std::end(state.mtrr_var), 0);
     state.halted = false;
     triple_faulted = false;
     flush_tlb();
@@ -67,7 +72,8 @@ std::string Vcpu::dump_state() const {
                             : (s.eflags & flag::VM) ? "virtual-8086"
                             : mode::code_size(m) == mode::kCode32 ? "protected (32-bit)"
                                                                   : "protected (16-bit)";
-    std::string out = fmt::format("CPU {} in {} mode, CPL {}{}\n", index, mode_name, s.cpl(), s.halted ? ", halted" : "");
+    std::string out = fmt::format("CPU {} in {} mode, CPL {}, at {:04x}:{:x}{}\n", index, mode_name, s.cpl(),
+                                  s.seg[CS].selector, s.rip, s.halted ? ", halted" : "");
     for (int i = 0; i < 16; i++) out += fmt::format("{:>3}={:016x}{}", names[i], s.gpr[i], i % 4 == 3 ? "\n" : " ");
     out += fmt::format("RIP={:016x} RFL={:08x} [{}{}{}{}{}{}{}{}]\n", s.rip, s.eflags,
                        s.eflags & flag::OF ? 'O' : '-', s.eflags & flag::DF ? 'D' : '-',
@@ -84,6 +90,7 @@ std::string Vcpu::dump_state() const {
                        s.idtr.limit);
     out += fmt::format("CR0={:08x} CR2={:016x} CR3={:016x} CR4={:08x} EFER={:x}\n", s.cr0, s.cr2, s.cr3, s.cr4,
                        s.efer);
+    out += fmt::format("CR8={:x} DR6={:08x} DR7={:08x} XCR0={:x}\n", s.cr8, s.dr[6], s.dr[7], s.xcr0);
     if (last_exception_count) {
         out += "recent exceptions:";
         unsigned n = std::min(last_exception_count, 4u);
@@ -91,26 +98,22 @@ std::string Vcpu::dump_state() const {
             out += fmt::format(" {}", last_exceptions[i % 4]);
         out += "\n";
     }
-    // The instruction bytes at CS:RIP, when they can be read without side effects.
+    // The instruction bytes at CS:RIP, page by page, as far as they can be
+    // read without side effects.
     uint64_t linear = mode::is64(m) ? s.rip : uint32_t(s.seg[CS].base + s.rip);
-    uint8_t bytes[16];
     auto& self = const_cast<Vcpu&>(*this);
-    uint64_t phys = linear;
-    bool ok = true;
-    if (s.cr0 & cr0::PG) {
-        // Probe without raising: save and restore what translate() may change.
-        uint64_t saved_cr2 = s.cr2;
-        bool tf = self.triple_faulted;
-        self.triple_faulted = true; // suppresses delivery
-        ok = self.translate(linear, Access::Read, false, phys);
-        self.triple_faulted = tf;
-        self.state.cr2 = saved_cr2;
+    std::string code;
+    for (unsigned n = 0; n < 16;) {
+        const uint64_t at = mode::is64(m) ? linear + n : uint32_t(linear + n);
+        uint64_t phys = at;
+        const bool ok = !(s.cr0 & cr0::PG) || self.probe_translate(at, Access::Read, false, phys);
+        const unsigned chunk = std::min<unsigned>(16 - n, unsigned(0x1000 - (at & 0xfff)));
+        uint8_t bytes[16];
+        if (!ok || !machine.memory().read_bytes(phys, bytes, chunk)) break;
+        for (unsigned i = 0; i < chunk; i++) code += fmt::format(" {:02x}", bytes[i]);
+        n += chunk;
     }
-    if (ok && machine.memory().read_bytes(phys, bytes, 16)) {
-        out += "code:";
-        for (uint8_t b : bytes) out += fmt::format(" {:02x}", b);
-        out += "\n";
-    }
+    if (!code.empty()) out += "code:" + code + "\n";
     return out;
 }
 
