@@ -2,6 +2,7 @@
 // 4-level), A/D bits, access rights (U/S, R/W, WP, NX, SMEP, SMAP),
 // reserved bits, TLB fill and flush (global pages), the paging side of the
 // control registers, and the linear memory accessors helpers use.
+#include "machine/debug_regs.h"
 #include "machine/log.h"
 #include "machine/machine.h"
 #include "machine/memory.h"
@@ -258,6 +259,7 @@ bool Vcpu::read_linear(uint64_t linear, void* out, unsigned size, bool user) {
     unsigned first = std::min<unsigned>(size, unsigned(kPageSize - (linear & 0xfff)));
     if (!translate(linear, Access::Read, user, phys[0])) return false;
     if (first < size && !translate(linear + first, Access::Read, user, phys[1])) return false;
+    if (debug_breakpoints_enabled(state)) state.pending_data_breakpoints |= data_breakpoint_hits(state, linear, size, false);
     auto* o = static_cast<uint8_t*>(out);
     PhysicalMemory& mem = machine.memory();
     for (unsigned i = 0; i < size;) {
@@ -282,6 +284,7 @@ bool Vcpu::write_linear(uint64_t linear, const void* in, unsigned size, bool use
     unsigned first = std::min<unsigned>(size, unsigned(kPageSize - (linear & 0xfff)));
     if (!translate(linear, Access::Write, user, phys[0])) return false;
     if (first < size && !translate(linear + first, Access::Write, user, phys[1])) return false;
+    if (debug_breakpoints_enabled(state)) state.pending_data_breakpoints |= data_breakpoint_hits(state, linear, size, true);
     const auto* b = static_cast<const uint8_t*>(in);
     PhysicalMemory& mem = machine.memory();
     for (unsigned i = 0; i < size;) {

@@ -191,6 +191,7 @@ struct TcgEngine::Impl {
         for (int i : {0, 1, 2, 3, 7}) same &= seen_dr[i] == s.dr[i];
         if (same) return;
         for (int i : {0, 1, 2, 3, 7}) seen_dr[i] = s.dr[i];
+        cpu.state.pending_data_breakpoints = 0;
         cpu.flush_tlb();
     }
     uint64_t seen_dr[8] = {0, 0, 0, 0, 0, 0, 0, 0x400};
