@@ -305,7 +305,15 @@ uint64_t Interp::run() {
 uint64_t helper_interpret(CpuState* s, uint64_t insn, uint64_t t0) {
     Vcpu& cpu = *static_cast<Vcpu*>(s->vcpu);
     Interp it{cpu, *s, *reinterpret_cast<const Insn*>(uintptr_t(insn)), t0};
-    return it.run();
+    cpu.current_block_invalidated = false;
+    const uint64_t status = it.run();
+    // A store into translated code (SGDT onto the running block, say): leave
+    // at the next instruction, so that it is fetched anew.
+    if (status == kHelperContinue && cpu.current_block_invalidated) {
+        cpu.current_block_invalidated = false;
+        return kHelperExitNext;
+    }
+    return status;
 }
 
 } // namespace hayate

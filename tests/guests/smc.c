@@ -8,7 +8,8 @@
  *  (d) the store goes through a different virtual mapping of the same
  *      physical page (SMC tracked by physical address), and code copied with
  *      rep movsb; (e) code a block jumps to changes from overwriting the
- *      flags to reading them.
+ *      flags to reading them; (f) an interpreted store (STR) into the
+ *      running block.
  *
  * EXPECT-EXIT: 1
  * EXPECT-OUTPUT: patched function ok
@@ -119,6 +120,18 @@ static void test_code_buffer(void)
     CHECK_EQ(g((uptr)&scratch), 0);
     memcpy(tail, use, sizeof use);
     CHECK_EQ(g((uptr)&scratch), 1);
+
+    /* An interpreted instruction stores into the running block: STR writes
+     * TR (the runtime's TSS selector) over the low half of the next MOV's
+     * immediate. str [abs32]; mov $0x44332211, %eax; ret */
+    u8 *p = code_buf + 512;
+    const u32 imm_at = (u32)(uptr)(p + 9);
+    const u8 str_mov[] = {0x0f, 0x00, 0x0c, 0x25, (u8)imm_at, (u8)(imm_at >> 8), (u8)(imm_at >> 16),
+                          (u8)(imm_at >> 24), 0xb8, 0x11, 0x22, 0x33, 0x44, 0xc3};
+    memcpy(p, str_mov, sizeof str_mov);
+    u16 tr;
+    __asm__ volatile("str %0" : "=r"(tr));
+    CHECK_EQ(((fn_t)(uptr)p)(0), 0x44330000u | tr);
 }
 
 static void test_alias(void)
