@@ -64,6 +64,15 @@ class Runner {
 // `false` with a description (the native runner's handlers must be installed).
 bool run_protected(const std::function<void()>& fn, std::string& crash);
 
+// Fuzzing the translator with random bytes (difftest --fuzz): the guest side
+// rebuilds its system tables before every run (a snippet may overwrite them)
+// and gives up on a run after this many milliseconds (random code loops).
+struct GuestFuzzSettings {
+    bool fresh_tables = false;
+    int watchdog_ms = 5000;
+};
+extern GuestFuzzSettings g_guest_fuzz;
+
 std::unique_ptr<Runner> make_native_runner();
 // nullptr (with `why`) if Hayate's engine is not available in this build.
 std::unique_ptr<Runner> make_guest_runner(std::string& why);

@@ -100,6 +100,10 @@ class GuestRunner final : public Runner {
         Vcpu& cpu = machine_->vcpu(0);
         CpuState& s = cpu.state;
 
+        if (g_guest_fuzz.fresh_tables) {
+            next_table_ = kTablesStart;
+            build_system_tables();
+        }
         std::vector<uint8_t> code(c.code);
         code.push_back(0xf4); // hlt
         mem.write_bytes(kSnippetPhys, code.data(), code.size());
@@ -140,7 +144,7 @@ class GuestRunner final : public Runner {
             return out;
         }
         if (timed_out) {
-            out.error = "timeout (the guest did not halt within 5 s)";
+            out.error = "timeout (the guest did not halt in time)";
             return out;
         }
         if (why != StopReason::Halted) {
@@ -267,7 +271,7 @@ class GuestRunner final : public Runner {
                 cv_.wait(lock);
                 continue;
             }
-            auto deadline = started_ + std::chrono::seconds(5);
+            auto deadline = started_ + std::chrono::milliseconds(g_guest_fuzz.watchdog_ms);
             if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && running_ &&
                 std::chrono::steady_clock::now() >= deadline) {
                 timed_out_ = true;
@@ -296,11 +300,14 @@ std::unique_ptr<Runner> make_guest_runner(std::string& why) {
     }
 }
 
+GuestFuzzSettings g_guest_fuzz;
+
 } // namespace difftest
 
 #else
 
 namespace difftest {
+GuestFuzzSettings g_guest_fuzz;
 std::unique_ptr<Runner> make_guest_runner(std::string& why) {
     why = "this build has no TCG engine yet (machine/tcg.cpp, machine/vcpu.cpp)";
     return nullptr;

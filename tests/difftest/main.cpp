@@ -7,6 +7,7 @@
 //   difftest --form "add r32, m32" --verbose --iters 5
 //                                   forms whose name contains the text, each case printed
 //   difftest --self-check           native against native (checks the tester itself)
+//   difftest '[fuzz]' --fuzz 30000   random bytes through Hayate only: the host must survive
 //   difftest --list-forms           the form names
 #define CATCH_CONFIG_RUNNER
 #define CATCH_CONFIG_NO_POSIX_SIGNALS // the native runner owns SIGFPE/SIGSEGV
@@ -28,6 +29,7 @@ struct Options {
     bool self_check = false;
     bool list_forms = false;
     int max_reports = 3;
+    int fuzz = 0; // random byte sequences to run through Hayate ([fuzz])
 } g_opt;
 
 uint64_t hash_name(const std::string& s) {
@@ -232,6 +234,68 @@ TEST_CASE("SSE conversions", "[sse_cvt][sse]") { run_family("sse_cvt"); }
 TEST_CASE("SSE logic and shuffles", "[sse_logic][sse]") { run_family("sse_logic"); }
 TEST_CASE("SSE integer, shifts, pack/unpack", "[sse_int][sse]") { run_family("sse_int"); }
 
+// The translator fed random bytes as guest code, from random registers and
+// data: whatever the guest does (fault, loop, triple fault, wreck its own
+// tables), the host must survive it. Only Hayate runs; a host signal in
+// Hayate fails the test.
+TEST_CASE("random bytes as guest code", "[fuzz]") {
+    using namespace difftest;
+    constexpr int kRsp = 4;
+    std::string why;
+    if (g_opt.self_check) return;
+    g_guest_fuzz.fresh_tables = true;
+    g_guest_fuzz.watchdog_ms = 50;
+    Rng rng(g_opt.seed ^ 0xf022);
+    const int cases = g_opt.fuzz > 0 ? g_opt.fuzz : 2000;
+    int crashes = 0, faults = 0, timeouts = 0, other = 0;
+    for (int i = 0; i < cases; i++) {
+        Case c;
+        c.code.resize(1 + rng.below(32));
+        for (auto& b : c.code) b = uint8_t(rng.next());
+        for (int r = 0; r < 16; r++) {
+            const uint64_t v = rng.next();
+            switch (rng.below(4)) {
+            case 0: c.init.gpr[r] = kDataAddr + (v & (kDataSize - 1)); break; // a valid pointer
+            case 1: c.init.gpr[r] = v & 0xff; break;
+            default: c.init.gpr[r] = v; break;
+            }
+        }
+        c.init.gpr[kRsp] = kStackTop;
+        c.init.rflags = 2 | (rng.next() & kFlagMask);
+        for (auto& x : c.init.xmm)
+            for (auto& b : x) b = uint8_t(rng.next());
+        c.data.resize(kDataSize);
+        for (auto& b : c.data) b = uint8_t(rng.next());
+        Runner* guest = other_runner(why);
+        if (!guest) {
+            WARN("Hayate's engine is not available (" << why << ")");
+            return;
+        }
+        RunResult r = guest->run(c);
+        if (r.error.find("crashed") != std::string::npos) {
+            crashes++;
+            std::string hex;
+            for (uint8_t b : c.code) {
+                char two[3];
+                std::snprintf(two, sizeof two, "%02x", b);
+                hex += two;
+            }
+            UNSCOPED_INFO("case " << i << " [" << hex << "]: " << r.error);
+        } else if (r.error.find("timeout") != std::string::npos) {
+            timeouts++;
+        } else if (!r.error.empty()) {
+            other++;
+        } else if (r.vector >= 0) {
+            faults++;
+        }
+    }
+    g_guest_fuzz = GuestFuzzSettings{};
+    std::printf("[fuzz] %d cases: %d raised an exception, %d ran too long, %d ended otherwise "
+                "(triple fault, shutdown), %d crashed the host\n",
+                cases, faults, timeouts, other, crashes);
+    CHECK(crashes == 0);
+}
+
 int main(int argc, char** argv) {
     Catch::Session session;
     using namespace Catch::clara;
@@ -242,7 +306,8 @@ int main(int argc, char** argv) {
                Opt(o.verbose)["--verbose"]("print every case") |
                Opt(o.self_check)["--self-check"]("compare the host with itself (tests the tester)") |
                Opt(o.list_forms)["--list-forms"]("print the form names") |
-               Opt(o.max_reports, "n")["--max-reports"]("mismatches printed per form (default 3)");
+               Opt(o.max_reports, "n")["--max-reports"]("mismatches printed per form (default 3)") |
+               Opt(o.fuzz, "n")["--fuzz"]("random byte sequences for the [fuzz] test (default 2000)");
     session.cli(cli);
     int rc = session.applyCommandLine(argc, argv);
     if (rc != 0) return rc;
