@@ -18,6 +18,7 @@ EmitTable::EmitTable() {
     register_string(*this);
     register_system(*this);
     register_sse(*this);
+    register_x87(*this);
     register_misc(*this);
 }
 

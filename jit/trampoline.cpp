@@ -32,6 +32,31 @@ void emit_load_xmm(x86::Assembler& a) {
         a.movdqa(x86::xmm(i), state_field(offsetof(CpuState, xmm) + i * 16, 16));
 }
 
+// x87: when the host unit holds the guest's state (CpuState.x87_live), it
+// goes to CpuState before C++ code runs. FNSAVE also re-initialises the unit
+// (empty stack, nothing pending), so no guest exception can surface in host
+// code; the host's control word goes back. Clobbers the flags. One compare
+// when the guest never touched x87.
+void emit_x87_save(x86::Assembler& a) {
+    Label skip = a.newLabel();
+    a.cmp(HAYATE_STATE(x87_live), Imm(0));
+    a.je(skip);
+    a.fnsave(x86::ptr(kState, int32_t(offsetof(CpuState, x87_image))));
+    a.fldcw(HAYATE_STATE(host_fcw));
+    a.bind(skip);
+}
+
+// The reverse, after a helper returned: FRSTOR on the clean unit cannot trap
+// (an exception pending in the guest's state surfaces at its next waiting
+// x87 instruction, as on hardware). Clobbers the flags.
+void emit_x87_load(x86::Assembler& a) {
+    Label skip = a.newLabel();
+    a.cmp(HAYATE_STATE(x87_live), Imm(0));
+    a.je(skip);
+    a.frstor(x86::ptr(kState, int32_t(offsetof(CpuState, x87_image))));
+    a.bind(skip);
+}
+
 // Host RFLAGS (arithmetic part) -> CpuState.eflags. Uses T1 and RAX after
 // RAX has been stored.
 void emit_merge_flags_from(x86::Assembler& a, const x86::Gp& host_flags) {
@@ -58,7 +83,7 @@ Thunks build_thunks(CodeBuffer& buffer) {
     code.init(Environment::host(), uint64_t(uintptr_t(buffer.cursor())));
     x86::Assembler a(&code);
     Label enter = a.newLabel(), save = a.newLabel(), load = a.newLabel(), exit_save = a.newLabel(),
-          exit_nosave = a.newLabel();
+          exit_nosave = a.newLabel(), x87_load = a.newLabel(), x87_ready = a.newLabel();
 
     // enter(CpuState* rdi, code rsi)
     a.align(AlignMode::kCode, 16);
@@ -73,6 +98,12 @@ Thunks build_thunks(CodeBuffer& buffer) {
     a.mov(kState, x86::rdi);
     a.mov(kT0, x86::rsi);
     a.stmxcsr(HAYATE_STATE(host_mxcsr));
+    // The guest's x87 state stays in CpuState until a block's first x87
+    // instruction calls x87_ensure.
+    a.fnstcw(HAYATE_STATE(host_fcw));
+    a.mov(HAYATE_STATE(x87_live), Imm(0));
+    a.lea(x86::rax, x86::ptr(x87_load));
+    a.mov(HAYATE_STATE(x87_ensure), x86::rax);
     emit_load_xmm(a);
     emit_load_flags(a);
     emit_load_gprs(a);
@@ -86,6 +117,7 @@ Thunks build_thunks(CodeBuffer& buffer) {
     emit_store_gprs(a);
     emit_merge_flags_from(a, kT1);
     emit_store_xmm(a);
+    emit_x87_save(a);
     // Helpers run under the host's MXCSR: a guest that unmasked an exception
     // must not make C++ code trap. load_state puts the guest's back.
     a.ldmxcsr(HAYATE_STATE(host_mxcsr));
@@ -95,6 +127,7 @@ Thunks build_thunks(CodeBuffer& buffer) {
     // load_state
     a.align(AlignMode::kCode, 16);
     a.bind(load);
+    emit_x87_load(a);
     emit_load_xmm(a);
     emit_load_flags(a);
     emit_load_gprs(a);
@@ -108,8 +141,10 @@ Thunks build_thunks(CodeBuffer& buffer) {
     emit_store_gprs(a);
     emit_merge_flags_from(a, kT1);
     emit_store_xmm(a);
+    emit_x87_save(a);
     // fallthrough
     a.bind(exit_nosave);
+    a.mov(HAYATE_STATE(x87_live), Imm(0)); // saved by save_state or above
     a.ldmxcsr(HAYATE_STATE(host_mxcsr));
     a.add(x86::rsp, 8);
     a.pop(x86::r15);
@@ -118,6 +153,20 @@ Thunks build_thunks(CodeBuffer& buffer) {
     a.pop(x86::r12);
     a.pop(x86::rbp);
     a.pop(x86::rbx);
+    a.ret();
+
+    // x87_load: called through CpuState.x87_ensure (which then points to
+    // x87_ready, a plain return) by the first x87 instruction of a block.
+    // Keeps every register and the flags.
+    a.align(AlignMode::kCode, 16);
+    a.bind(x87_load);
+    a.frstor(x86::ptr(kState, int32_t(offsetof(CpuState, x87_image))));
+    a.mov(HAYATE_STATE(x87_live), Imm(1));
+    a.push(x86::rax);
+    a.lea(x86::rax, x86::ptr(x87_ready));
+    a.mov(HAYATE_STATE(x87_ensure), x86::rax);
+    a.pop(x86::rax);
+    a.bind(x87_ready);
     a.ret();
 
     uint8_t* base = buffer.commit(code);

@@ -32,10 +32,11 @@ constexpr char kBrand[49] = "Hayate virtual x86-64 CPU (translated)          ";
 
 constexpr uint32_t bit(unsigned n) { return 1u << n; }
 
-// Leaf 1 EDX: DE PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV PAT PSE36 CLFSH SSE SSE2
-// (x87, MMX and FXSR come with the FPU issue; no VME, MCE, MCA, APIC, HTT).
-constexpr uint32_t kLeaf1Edx = bit(2) | bit(3) | bit(4) | bit(5) | bit(6) | bit(8) | bit(11) | bit(12) |
-                               bit(13) | bit(15) | bit(16) | bit(17) | bit(19) | bit(25) | bit(26);
+// Leaf 1 EDX: FPU DE PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV PAT PSE36 CLFSH FXSR SSE SSE2
+// (no VME, MCE, MCA, APIC, MMX, HTT).
+constexpr uint32_t kLeaf1Edx = bit(0) | bit(2) | bit(3) | bit(4) | bit(5) | bit(6) | bit(8) | bit(11) |
+                               bit(12) | bit(13) | bit(15) | bit(16) | bit(17) | bit(19) | bit(24) | bit(25) |
+                               bit(26);
 // Leaf 1 ECX: PCID; only where the host has them: CX16, MOVBE, POPCNT, RDRAND.
 constexpr uint32_t kLeaf1Ecx = bit(17);
 constexpr uint32_t kLeaf1EcxHost = bit(13) | bit(22) | bit(23) | bit(30);

@@ -2,6 +2,7 @@
 #include "frontend/mode.h"
 #include "machine/machine.h"
 #include "machine/system.h"
+#include "machine/x87.h"
 #include <fmt/format.h>
 
 namespace hayate {
@@ -34,6 +35,7 @@ void Vcpu::reset() {
     std::copy(std::begin(fresh.dr), std::end(fresh.dr), std::begin(state.dr));
     std::fill(&state.xmm[0][0], &state.xmm[0][0] + sizeof state.xmm, 0);
     state.mxcsr = 0x1f80;
+    x87::reset(state);
     state.star = state.lstar = state.cstar = state.sfmask = state.kernel_gs_base = 0;
     state.sysenter_cs = state.sysenter_esp = state.sysenter_eip = 0;
     state.tsc_aux = 0;
