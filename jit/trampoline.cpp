@@ -99,9 +99,7 @@ Thunks build_thunks(CodeBuffer& buffer) {
     a.mov(kT0, x86::rsi);
     a.stmxcsr(HAYATE_STATE(host_mxcsr));
     // The guest's x87 state stays in CpuState until a block's first x87
-    // instruction calls x87_ensure.
-    a.fnstcw(HAYATE_STATE(host_fcw));
-    a.mov(HAYATE_STATE(x87_live), Imm(0));
+    // instruction calls x87_ensure (x87_live is 0: every exit clears it).
     a.lea(x86::rax, x86::ptr(x87_load));
     a.mov(HAYATE_STATE(x87_ensure), x86::rax);
     emit_load_xmm(a);
@@ -160,6 +158,7 @@ Thunks build_thunks(CodeBuffer& buffer) {
     // Keeps every register and the flags.
     a.align(AlignMode::kCode, 16);
     a.bind(x87_load);
+    a.fnstcw(HAYATE_STATE(host_fcw));
     a.frstor(x86::ptr(kState, int32_t(offsetof(CpuState, x87_image))));
     a.mov(HAYATE_STATE(x87_live), Imm(1));
     a.push(x86::rax);

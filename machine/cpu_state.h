@@ -129,18 +129,6 @@ struct alignas(64) CpuState {
     uint32_t mxcsr = 0x1f80;
     uint32_t host_mxcsr = 0x1f80; // the host's, restored when leaving generated code
 
-    // --- x87 FPU (machine/x87.h) ---
-    // FCW, FSW, FTW and ST0-7 in the FNSAVE 32-bit protected-mode layout (the
-    // form the trampolines move to and from the host x87 unit; its pointer
-    // fields are the host's and meaningless). While generated code runs and
-    // x87_live is set, the host x87 unit holds this state instead.
-    alignas(16) uint8_t x87_image[108] = {};
-    uint16_t x87_fcs = 0, x87_fds = 0, x87_fop = 0; // pointers of the last non-control x87 instruction
-    uint64_t x87_fip = 0, x87_fdp = 0;
-    uint8_t x87_live = 0;          // the host x87 unit holds the guest's state (generated code only)
-    uint16_t host_fcw = 0x37f;     // the host's control word, restored when C++ code runs
-    const void* x87_ensure = nullptr; // called by a block's first x87 instruction: loads the state once
-
     // --- event state ---
     bool halted = false;
     bool interrupt_shadow = false;
@@ -164,6 +152,18 @@ struct alignas(64) CpuState {
     uint64_t chain_exit = 0;
 
     void* vcpu = nullptr; // the owning Vcpu (opaque here)
+
+    // --- x87 FPU (machine/x87.h); at the end, so that the hot fields above keep their offsets ---
+    // FCW, FSW, FTW and ST0-7 in the FNSAVE 32-bit protected-mode layout (the
+    // form the trampolines move to and from the host x87 unit; its pointer
+    // fields are the host's and meaningless). While generated code runs and
+    // x87_live is set, the host x87 unit holds this state instead.
+    alignas(16) uint8_t x87_image[108] = {};
+    uint16_t x87_fcs = 0, x87_fds = 0, x87_fop = 0; // pointers of the last non-control x87 instruction
+    uint64_t x87_fip = 0, x87_fdp = 0;
+    uint8_t x87_live = 0;          // the host x87 unit holds the guest's state (generated code only)
+    uint16_t host_fcw = 0x37f;     // the host's control word, restored when C++ code runs
+    const void* x87_ensure = nullptr; // called by a block's first x87 instruction: loads the state once
 };
 
 } // namespace hayate

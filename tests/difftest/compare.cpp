@@ -40,6 +40,12 @@ std::string xmm_text(const uint8_t* x) {
     return fmt("%016" PRIx64 "_%016" PRIx64, hi, lo);
 }
 
+std::string x87_text(const uint8_t* r) {
+    uint64_t m;
+    std::memcpy(&m, r, 8);
+    return fmt("%04x_%016" PRIx64, unsigned(r[8] | r[9] << 8), m);
+}
+
 template <typename F> void for_each_insn(const std::vector<uint8_t>& code, F&& f) {
     ZydisDecoder dec;
     ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
@@ -154,6 +160,19 @@ Comparison compare(const Case& c, const RunResult& n, const RunResult& g, uint64
                        xmm_text(g.regs.xmm[i]).c_str()));
     if (n.regs.mxcsr != g.regs.mxcsr)
         differ(fmt("mxcsr: native %08x, hayate %08x", n.regs.mxcsr, g.regs.mxcsr));
+    {
+        const uint8_t* nx = n.regs.x87;
+        const uint8_t* gx = g.regs.x87;
+        auto word = [](const uint8_t* p, size_t off) { return unsigned(p[off] | p[off + 1] << 8); };
+        const char* const names[3] = {"fcw", "fsw", "ftw"};
+        for (size_t k = 0; k < 3; k++)
+            if (word(nx, 4 * k) != word(gx, 4 * k))
+                differ(fmt("%s: native %04x, hayate %04x", names[k], word(nx, 4 * k), word(gx, 4 * k)));
+        for (int i = 0; i < 8; i++)
+            if (std::memcmp(nx + 28 + 10 * i, gx + 28 + 10 * i, 10))
+                differ(fmt("st%d: native %s, hayate %s", i, x87_text(nx + 28 + 10 * i).c_str(),
+                           x87_text(gx + 28 + 10 * i).c_str()));
+    }
     unsigned shown = 0;
     for (size_t i = 0; i < n.data.size() && i < g.data.size(); i++) {
         if (n.data[i] == g.data[i]) continue;

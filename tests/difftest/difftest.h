@@ -32,6 +32,10 @@ struct RegState {
     uint64_t rflags = 2;
     alignas(16) uint8_t xmm[16][16] = {};
     uint32_t mxcsr = 0x1f80;
+    // x87 state as FNSAVE stores it (32-bit protected-mode layout). Only FCW,
+    // FSW, FTW and the registers are set and compared (the pointers are
+    // host addresses natively). Default: the FNINIT state.
+    alignas(16) uint8_t x87[108] = {0x7f, 0x03, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 };
 
 struct RunResult {

@@ -110,6 +110,10 @@ std::vector<Form> forms_sse_cmp();
 std::vector<Form> forms_sse_cvt();
 std::vector<Form> forms_sse_logic();
 std::vector<Form> forms_sse_int();
+std::vector<Form> forms_x87_arith();
+std::vector<Form> forms_x87_move();
+std::vector<Form> forms_x87_cmp();
+std::vector<Form> forms_x87_control();
 
 // Name of an asmjit instruction ("add").
 std::string inst_name(InstId id);

@@ -118,6 +118,9 @@ class GuestRunner final : public Runner {
         s.eflags = (c.init.rflags & kFlagMask) | 0x202; // IF=1, as the native side runs (PUSHF sees it)
         std::memcpy(s.xmm, c.init.xmm, sizeof s.xmm);
         s.mxcsr = c.init.mxcsr;
+        std::memcpy(s.x87_image, c.init.x87, sizeof s.x87_image);
+        s.x87_fip = s.x87_fdp = 0;
+        s.x87_fcs = s.x87_fds = s.x87_fop = 0;
         s.halted = false;
         s.exit_request = 0;
         s.mode = compute_mode(s);
@@ -180,6 +183,7 @@ class GuestRunner final : public Runner {
         out.regs.rflags = s.eflags;
         std::memcpy(out.regs.xmm, s.xmm, sizeof s.xmm);
         out.regs.mxcsr = s.mxcsr;
+        std::memcpy(out.regs.x87, s.x87_image, sizeof out.regs.x87);
         return out;
     }
 

@@ -210,6 +210,8 @@ const std::vector<Family>& families() {
         {"stack", forms_stack},       {"atomic", forms_atomic},       {"misc", forms_misc},
         {"sse_move", forms_sse_move}, {"sse_arith", forms_sse_arith}, {"sse_cmp", forms_sse_cmp},
         {"sse_cvt", forms_sse_cvt},   {"sse_logic", forms_sse_logic}, {"sse_int", forms_sse_int},
+        {"x87_arith", forms_x87_arith}, {"x87_move", forms_x87_move}, {"x87_cmp", forms_x87_cmp},
+        {"x87_control", forms_x87_control},
     };
     return list;
 }
@@ -233,6 +235,10 @@ TEST_CASE("SSE compares", "[sse_cmp][sse]") { run_family("sse_cmp"); }
 TEST_CASE("SSE conversions", "[sse_cvt][sse]") { run_family("sse_cvt"); }
 TEST_CASE("SSE logic and shuffles", "[sse_logic][sse]") { run_family("sse_logic"); }
 TEST_CASE("SSE integer, shifts, pack/unpack", "[sse_int][sse]") { run_family("sse_int"); }
+TEST_CASE("x87 arithmetic and transcendentals", "[x87_arith][x87]") { run_family("x87_arith"); }
+TEST_CASE("x87 loads, stores, BCD, FXCH, FCMOV", "[x87_move][x87]") { run_family("x87_move"); }
+TEST_CASE("x87 compares", "[x87_cmp][x87]") { run_family("x87_cmp"); }
+TEST_CASE("x87 control", "[x87_control][x87]") { run_family("x87_control"); }
 
 // The translator fed random bytes as guest code, from random registers and
 // data: whatever the guest does (fault, loop, triple fault, wreck its own

@@ -37,6 +37,7 @@ struct NativeArea {
     uint32_t host_mxcsr;
     uint64_t pad;
     alignas(16) uint8_t xmm[16][16];
+    alignas(16) uint8_t x87[108];
 };
 static_assert(offsetof(NativeArea, xmm) % 16 == 0);
 
@@ -156,6 +157,7 @@ class NativeRunner final : public Runner {
         a->rflags = (c.init.rflags & kFlagMask) | 2;
         a->mxcsr = c.init.mxcsr;
         std::memcpy(a->xmm, c.init.xmm, sizeof a->xmm);
+        std::memcpy(a->x87, c.init.x87, sizeof a->x87);
 
         uint32_t host_mxcsr = 0x1f80;
         __asm__ volatile("stmxcsr %0" : "=m"(host_mxcsr));
@@ -167,7 +169,10 @@ class NativeRunner final : public Runner {
             out.regs.rflags = a->rflags;
             out.regs.mxcsr = a->mxcsr;
             std::memcpy(out.regs.xmm, a->xmm, sizeof a->xmm);
+            std::memcpy(out.regs.x87, a->x87, sizeof a->x87);
         } else {
+            // The signal handler ran on a fresh x87 unit; make sure C++ gets one.
+            __asm__ volatile("fninit");
             __asm__ volatile("ldmxcsr %0" : : "m"(host_mxcsr));
             out.vector = g_fault.trapno;
             out.fault_rip = g_fault.rip;
@@ -190,6 +195,7 @@ class NativeRunner final : public Runner {
             a.ldmxcsr(abs_mem(offsetof(NativeArea, mxcsr), 4));
             for (int i = 0; i < 16; i++)
                 a.movdqu(x86::xmm(i), abs_mem(offsetof(NativeArea, xmm) + 16 * i, 16));
+            a.frstor(abs_mem(offsetof(NativeArea, x87), 108));
             a.push(abs_mem(offsetof(NativeArea, rflags), 8));
             a.popfq();
             for (int i = 0; i < 16; i++) a.mov(x86::gpq(i), abs_mem(offsetof(NativeArea, gpr) + 8 * i, 8));
@@ -204,6 +210,7 @@ class NativeRunner final : public Runner {
             a.stmxcsr(abs_mem(offsetof(NativeArea, mxcsr), 4));
             for (int i = 0; i < 16; i++)
                 a.movdqu(abs_mem(offsetof(NativeArea, xmm) + 16 * i, 16), x86::xmm(i));
+            a.fnsave(abs_mem(offsetof(NativeArea, x87), 108)); // also leaves a clean unit for C++
             a.ldmxcsr(abs_mem(offsetof(NativeArea, host_mxcsr), 4));
             for (int i = 5; i >= 0; i--) a.pop(callee_saved[i]);
             a.ret();
