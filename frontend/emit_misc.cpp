@@ -1,4 +1,4 @@
-// Emitters: misc family (XLAT).
+// Emitters: misc family (XLAT, the CET hints of the reserved-NOP space).
 #include "frontend/emit_table.h"
 
 namespace hayate {
@@ -36,8 +36,17 @@ bool emit_xlat(EmitContext& c) {
     return true;
 }
 
+// ENDBR32/ENDBR64 and RDSSPD/RDSSPQ sit in the reserved-NOP space (0F 1E):
+// a CPU without CET (CPUID does not report it) executes them as NOPs, which
+// is what CET-enabled code (compiled with -fcf-protection) relies on.
+bool emit_cet_hint_nop(EmitContext&) { return true; }
+
 } // namespace
 
-void register_misc(EmitTable& t) { t.set(ZYDIS_MNEMONIC_XLAT, &emit_xlat); }
+void register_misc(EmitTable& t) {
+    t.set(ZYDIS_MNEMONIC_XLAT, &emit_xlat);
+    for (ZydisMnemonic m : {ZYDIS_MNEMONIC_ENDBR32, ZYDIS_MNEMONIC_ENDBR64, ZYDIS_MNEMONIC_RDSSPD, ZYDIS_MNEMONIC_RDSSPQ})
+        t.set(m, &emit_cet_hint_nop);
+}
 
 } // namespace hayate

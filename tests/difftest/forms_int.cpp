@@ -884,6 +884,11 @@ std::vector<Form> forms_misc() {
         mm.setSize(4);
         g.a.nop(mm);
     });
+    // CET hints in the reserved-NOP space: NOPs without CET enabled.
+    add(v, "endbr64; endbr32", [](Gen& g) {
+        g.a.db(0xf3), g.a.db(0x0f), g.a.db(0x1e), g.a.db(0xfa);
+        g.a.db(0xf3), g.a.db(0x0f), g.a.db(0x1e), g.a.db(0xfb);
+    });
     add(v, "xlatb", [](Gen& g) {
         g.fixed(0, 64, g.value(64));
         g.fixed(3, 64, kDataAddr + 0x1000 + g.rng.below(0x2000));
