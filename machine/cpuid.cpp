@@ -27,7 +27,12 @@ const HostCpuid& host() {
     return h;
 }
 
-constexpr char kVendor[13] = "HayateHayate";
+// Intel's vendor string: the CPU behaves as Intel's where vendors differ
+// (SYSCALL only in 64-bit mode, SYSENTER in long mode, CPUID leaf layout),
+// and kernels take their Intel paths (an unknown vendor gets Linux's
+// "vendor unknown, using generic init" and no constant-TSC detection), as
+// QEMU's CPU models do. The brand string says what it really is.
+constexpr char kVendor[13] = "GenuineIntel";
 constexpr char kBrand[49] = "Hayate virtual x86-64 CPU (translated)          ";
 
 constexpr uint32_t bit(unsigned n) { return 1u << n; }
