@@ -96,6 +96,7 @@ uint8_t load_env(CpuState& s, const uint8_t* in, bool op16) {
     if (op16) {
         x87::set_fcw(s, get16(in + 0));
         x87::set_fsw(s, get16(in + 2));
+        x87::sync_error_summary(s);
         tags = get16(in + 4);
         if (real_layout(s)) {
             s.x87_fip = get16(in + 6) | uint32_t(get16(in + 8) >> 12) << 16;
@@ -112,6 +113,7 @@ uint8_t load_env(CpuState& s, const uint8_t* in, bool op16) {
     } else {
         x87::set_fcw(s, get16(in + 0));
         x87::set_fsw(s, get16(in + 4));
+        x87::sync_error_summary(s);
         tags = get16(in + 8);
         if (real_layout(s)) {
             s.x87_fip = (get32(in + 12) & 0xffff) | ((get32(in + 16) >> 12) & 0xffff) << 16;
@@ -259,6 +261,7 @@ uint64_t helper_x87_image(CpuState* s, uint64_t arg1, uint64_t linear) {
         }
         x87::set_fcw(*s, get16(buf + 0));
         x87::set_fsw(*s, get16(buf + 2));
+        x87::sync_error_summary(*s);
         s->x87_fop = get16(buf + 6) & 0x7ff;
         if (rex_w) {
             s->x87_fip = get64(buf + 8);

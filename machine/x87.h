@@ -28,6 +28,15 @@ inline uint16_t ftw(const CpuState& s) { return get16(s, kImageFtw); } // full t
 inline void set_fcw(CpuState& s, uint16_t v) { put16(s, kImageFcw, v); }
 inline void set_fsw(CpuState& s, uint16_t v) { put16(s, kImageFsw, v); }
 inline unsigned top(const CpuState& s) { return (fsw(s) >> 11) & 7; }
+// After FLDENV/FRSTOR/FXRSTOR: an exception is pending exactly when the new
+// status word has an exception flag the new control word unmasks (SDM on
+// FLDENV), so ES and B follow that. (Loaded as they came, ES without an
+// unmasked flag would make the host trap at the next x87 instruction and
+// Linux retry that "spurious" trap for ever.)
+inline void sync_error_summary(CpuState& s) {
+    const bool pending = (fsw(s) & ~fcw(s) & 0x3f) != 0;
+    set_fsw(s, uint16_t(pending ? (fsw(s) | 0x8080) : (fsw(s) & ~0x8080)));
+}
 // ST(i), 10 bytes (the image holds the registers in stack order).
 inline uint8_t* st(CpuState& s, unsigned i) { return s.x87_image + kImageRegs + 10 * (i & 7); }
 inline const uint8_t* st(const CpuState& s, unsigned i) { return s.x87_image + kImageRegs + 10 * (i & 7); }
