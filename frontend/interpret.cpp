@@ -25,7 +25,7 @@ uint64_t Interp::access_check() {
     uint64_t table = (sel & 4) ? s.ldtr.base : s.gdtr.base;
     uint32_t limit = (sel & 4) ? s.ldtr.limit : s.gdtr.limit;
     if ((sel & 0xfffc) && (sel | 7) <= limit && !((sel & 4) && !(s.ldtr.attr & segattr::kPresent))) {
-        if (!cpu.read_linear(table + (sel & 0xfff8), &d.raw, 8, false)) return kHelperExitHere;
+        if (!cpu.read_system(table + (sel & 0xfff8), &d.raw, 8)) return kHelperExitHere;
         const unsigned cpl = s.cpl(), rpl = sel & 3;
         const bool priv_ok = d.conforming() || (d.dpl() >= cpl && d.dpl() >= rpl);
         const bool lm = s.efer & efer::LMA;
@@ -136,7 +136,7 @@ uint64_t Interp::lldt_ltr() {
     } else {
         // Mark the TSS busy in the GDT.
         uint8_t access = uint8_t((d.raw >> 40) | 2);
-        if (!cpu.write_linear(s.gdtr.base + (sel & 0xfff8) + 5, &access, 1, false)) return kHelperExitHere;
+        if (!cpu.write_system(s.gdtr.base + (sel & 0xfff8) + 5, &access, 1)) return kHelperExitHere;
         s.tr = SegmentCache{base, d.limit(), sel, uint16_t(d.attr() | 2)};
     }
     return kHelperContinue;

@@ -70,7 +70,7 @@ bool Interp::inner_stack(unsigned new_cpl, SegmentCache& ss, uint64_t& sp) {
             cpu.raise(10, true, tr_sel);
             return false;
         }
-        if (!cpu.read_linear(s.tr.base + off, &sp, 8, false)) return false;
+        if (!cpu.read_system(s.tr.base + off, &sp, 8)) return false;
         // IA-32e mode: SS becomes null with RPL = new CPL.
         ss = SegmentCache{0, 0, uint16_t(new_cpl), uint16_t(new_cpl << 5)};
         return true;
@@ -83,8 +83,8 @@ bool Interp::inner_stack(unsigned new_cpl, SegmentCache& ss, uint64_t& sp) {
             cpu.raise(10, true, tr_sel);
             return false;
         }
-        if (!cpu.read_linear(s.tr.base + off, &sp, 4, false) ||
-            !cpu.read_linear(s.tr.base + off + 4, &new_ss, 2, false))
+        if (!cpu.read_system(s.tr.base + off, &sp, 4) ||
+            !cpu.read_system(s.tr.base + off + 4, &new_ss, 2))
             return false;
     } else {
         const uint32_t off = 2 + 4 * new_cpl;
@@ -92,8 +92,8 @@ bool Interp::inner_stack(unsigned new_cpl, SegmentCache& ss, uint64_t& sp) {
             cpu.raise(10, true, tr_sel);
             return false;
         }
-        if (!cpu.read_linear(s.tr.base + off, &sp, 2, false) ||
-            !cpu.read_linear(s.tr.base + off + 2, &new_ss, 2, false))
+        if (!cpu.read_system(s.tr.base + off, &sp, 2) ||
+            !cpu.read_system(s.tr.base + off + 2, &new_ss, 2))
             return false;
     }
     if ((new_ss & 0xfffc) == 0) {
@@ -474,7 +474,7 @@ uint64_t Interp::iret_to_vm86(StackCursor& stack, uint64_t ip, uint64_t cs, uint
 // TASK-RETURN: IRET with NT=1 goes back to the task in the back-link.
 uint64_t Interp::task_return() {
     uint16_t link = 0;
-    if (!cpu.read_linear(s.tr.base, &link, 2, false)) return kHelperExitHere;
+    if (!cpu.read_system(s.tr.base, &link, 2)) return kHelperExitHere;
     Descriptor tss;
     if (!read_tss_descriptor(cpu, link, tss, 10, false)) return kHelperExitHere;
     if (!tss_type::is_tss(tss) || !tss_type::busy(tss)) {
@@ -498,11 +498,11 @@ bool Interp::io_permitted(uint16_t port, unsigned size) {
     const unsigned type = s.tr.attr & 0xf;
     if (!(s.tr.attr & segattr::kPresent) || (type != 9 && type != 11) || s.tr.limit < 0x67) return false;
     uint16_t bitmap_base = 0;
-    if (!cpu.read_linear(s.tr.base + 0x66, &bitmap_base, 2, false)) return false;
+    if (!cpu.read_system(s.tr.base + 0x66, &bitmap_base, 2)) return false;
     const uint32_t byte = bitmap_base + port / 8u;
     if (byte + 1 > s.tr.limit) return false;
     uint16_t bits = 0;
-    if (!cpu.read_linear(s.tr.base + byte, &bits, 2, false)) return false;
+    if (!cpu.read_system(s.tr.base + byte, &bits, 2)) return false;
     return ((bits >> (port & 7)) & ((1u << size) - 1)) == 0;
 }
 

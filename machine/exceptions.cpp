@@ -50,7 +50,7 @@ void deliver_real_mode(Vcpu& cpu, uint8_t vector, uint64_t return_ip) {
         cpu.raise(13, true, uint32_t(vector) * 8 + 2);
         return;
     }
-    if (!cpu.read_linear(s.idtr.base + vector * 4u, &entry, 4, false)) return;
+    if (!cpu.read_system(s.idtr.base + vector * 4u, &entry, 4)) return;
     uint64_t sp = s.gpr[RSP];
     unsigned sb = s.seg[SS].big() ? 4 : 2;
     uint64_t flags = s.eflags;
@@ -79,7 +79,7 @@ void deliver_protected(Vcpu& cpu, uint8_t vector, bool has_error, uint32_t error
         return;
     }
     uint64_t gate[2] = {0, 0};
-    if (!cpu.read_linear(s.idtr.base + uint64_t(vector) * gate_size, gate, gate_size, false)) return;
+    if (!cpu.read_system(s.idtr.base + uint64_t(vector) * gate_size, gate, gate_size)) return;
     const unsigned type = unsigned(gate[0] >> 40) & 0xf;
     const unsigned gate_dpl = unsigned(gate[0] >> 45) & 3;
     const bool present = gate[0] & (1ull << 47);
@@ -159,7 +159,7 @@ void deliver_protected(Vcpu& cpu, uint8_t vector, bool has_error, uint32_t error
                 cpu.raise(10, true, s.tr.selector & 0xfffc);
                 return;
             }
-            if (!cpu.read_linear(s.tr.base + off, &sp, 8, false)) return;
+            if (!cpu.read_system(s.tr.base + off, &sp, 8)) return;
         }
         if (switch_stack) new_ss = SegmentCache{0, 0, uint16_t(new_cpl), uint16_t(new_cpl << 5)};
         sp &= ~0xfull;
@@ -181,8 +181,8 @@ void deliver_protected(Vcpu& cpu, uint8_t vector, bool has_error, uint32_t error
                 cpu.raise(10, true, s.tr.selector & 0xfffc);
                 return;
             }
-            if (!cpu.read_linear(s.tr.base + off, &esp, 4, false) ||
-                !cpu.read_linear(s.tr.base + off + 4, &ss, 2, false))
+            if (!cpu.read_system(s.tr.base + off, &esp, 4) ||
+                !cpu.read_system(s.tr.base + off + 4, &ss, 2))
                 return;
             Descriptor ssd;
             if ((ss & 0xfffc) == 0 || !read_descriptor(cpu, ss, ssd, 10)) {

@@ -182,9 +182,9 @@ static WalkResult walk_current(Vcpu& cpu, uint64_t linear, Vcpu::Access acc, boo
     r.write = acc == Vcpu::Access::Write;
     r.fetch = acc == Vcpu::Access::Execute;
     r.user = user;
-    // A supervisor access at CPL 3 is an implicit one (descriptor tables,
-    // TSS, ...): SMAP applies to it whatever EFLAGS.AC says.
-    r.smap = !user && (s.cr4 & cr4::SMAP) && (s.cpl() == 3 || !(s.eflags & flag::AC));
+    // Implicit supervisor accesses (descriptor tables, TSS; any supervisor
+    // access at CPL 3 is one): SMAP applies to them whatever EFLAGS.AC says.
+    r.smap = !user && (s.cr4 & cr4::SMAP) && (s.cpl() == 3 || !(s.eflags & flag::AC) || cpu.implicit_access);
     r.smep = !user && (s.cr4 & cr4::SMEP);
     r.wp = s.cr0 & cr0::WP;
     r.nxe = s.efer & efer::NXE;
@@ -277,6 +277,20 @@ bool Vcpu::read_linear(uint64_t linear, void* out, unsigned size, bool user) {
         i += n;
     }
     return true;
+}
+
+bool Vcpu::read_system(uint64_t linear, void* out, unsigned size) {
+    implicit_access = true;
+    const bool ok = read_linear(linear, out, size, false);
+    implicit_access = false;
+    return ok;
+}
+
+bool Vcpu::write_system(uint64_t linear, const void* in, unsigned size) {
+    implicit_access = true;
+    const bool ok = write_linear(linear, in, size, false);
+    implicit_access = false;
+    return ok;
 }
 
 bool Vcpu::write_linear(uint64_t linear, const void* in, unsigned size, bool user) {

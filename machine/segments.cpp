@@ -23,10 +23,10 @@ bool read_descriptor(Vcpu& cpu, uint16_t selector, Descriptor& d, uint8_t fault_
         cpu.raise(fault_vector, true, selector & 0xfffc);
         return false;
     }
-    if (!cpu.read_linear(base + index, &d.raw, 8, false)) return false;
+    if (!cpu.read_system(base + index, &d.raw, 8)) return false;
     d.raw_high = 0;
     if ((s.efer & efer::LMA) && !d.s() && index + 15 <= limit)
-        if (!cpu.read_linear(base + index + 8, &d.raw_high, 8, false)) return false;
+        if (!cpu.read_system(base + index + 8, &d.raw_high, 8)) return false;
     return true;
 }
 
@@ -35,7 +35,7 @@ void mark_accessed(Vcpu& cpu, uint16_t selector, Descriptor& d) {
     d.raw |= 1ull << 40;
     uint64_t base = (selector & 4) ? cpu.state.ldtr.base : cpu.state.gdtr.base;
     uint8_t byte = uint8_t(d.raw >> 40);
-    cpu.write_linear(base + (selector & 0xfff8) + 5, &byte, 1, false);
+    cpu.write_system(base + (selector & 0xfff8) + 5, &byte, 1);
 }
 
 static void set_from_descriptor(Vcpu& cpu, SegReg seg, uint16_t selector, const Descriptor& d) {

@@ -32,7 +32,7 @@ struct TaskImage {
 bool read_block(Vcpu& cpu, uint64_t linear, uint8_t* out, unsigned size) {
     for (unsigned off = 0; off < size; off += 8) {
         const unsigned n = size - off < 8 ? size - off : 8;
-        if (!cpu.read_linear(uint32_t(linear + off), out + off, n, false)) return false;
+        if (!cpu.read_system(uint32_t(linear + off), out + off, n)) return false;
     }
     return true;
 }
@@ -63,10 +63,10 @@ bool read_image(Vcpu& cpu, uint64_t base, bool tss32, TaskImage& t) {
 }
 
 bool write_u16(Vcpu& cpu, uint64_t linear, uint16_t v) {
-    return cpu.write_linear(uint32_t(linear), &v, 2, false);
+    return cpu.write_system(uint32_t(linear), &v, 2);
 }
 bool write_u32(Vcpu& cpu, uint64_t linear, uint32_t v) {
-    return cpu.write_linear(uint32_t(linear), &v, 4, false);
+    return cpu.write_system(uint32_t(linear), &v, 4);
 }
 
 // Saves the dynamic fields of the current task into its TSS (the static
@@ -95,9 +95,9 @@ bool save_image(Vcpu& cpu, uint64_t eip, uint32_t eflags) {
 bool set_busy(Vcpu& cpu, uint16_t selector, bool busy) {
     const uint64_t linear = cpu.state.gdtr.base + (selector & 0xfff8) + 5;
     uint8_t access = 0;
-    if (!cpu.read_linear(linear, &access, 1, false)) return false;
+    if (!cpu.read_system(linear, &access, 1)) return false;
     access = busy ? access | 2 : access & ~2;
-    return cpu.write_linear(linear, &access, 1, false);
+    return cpu.write_system(linear, &access, 1);
 }
 
 enum class Fetch { Ok, NotInTable, Faulted };
@@ -115,7 +115,7 @@ Fetch fetch_descriptor(Vcpu& cpu, uint16_t selector, Descriptor& d) {
     }
     if ((selector | 7u) > limit) return Fetch::NotInTable;
     d.raw_high = 0;
-    return cpu.read_linear(base + (selector & 0xfff8), &d.raw, 8, false) ? Fetch::Ok : Fetch::Faulted;
+    return cpu.read_system(base + (selector & 0xfff8), &d.raw, 8) ? Fetch::Ok : Fetch::Faulted;
 }
 
 struct PendingFault {
@@ -199,7 +199,7 @@ bool read_tss_descriptor(Vcpu& cpu, uint16_t selector, Descriptor& d, uint8_t fa
         return false;
     }
     d.raw_high = 0;
-    return cpu.read_linear(s.gdtr.base + (selector & 0xfff8), &d.raw, 8, false);
+    return cpu.read_system(s.gdtr.base + (selector & 0xfff8), &d.raw, 8);
 }
 
 bool task_switch(Vcpu& cpu, uint16_t selector, const Descriptor& tss, TaskSwitchReason reason,

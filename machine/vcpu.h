@@ -50,6 +50,12 @@ class Vcpu {
     // all pages are checked before anything is written). Raise and return false on fault.
     bool read_linear(uint64_t linear, void* out, unsigned size, bool user);
     bool write_linear(uint64_t linear, const void* in, unsigned size, bool user);
+    // The same for the processor's own structures (GDT, LDT, IDT, TSS): the
+    // SDM's implicit supervisor-mode accesses, which SMAP refuses on user
+    // pages whatever EFLAGS.AC and the CPL are.
+    bool read_system(uint64_t linear, void* out, unsigned size);
+    bool write_system(uint64_t linear, const void* in, unsigned size);
+    bool implicit_access = false; // set while read_system/write_system walk
     // Host pointer to the RAM page holding `linear` (checked for `acc`), for bulk
     // operations; `host` is nullptr when the page is not plain RAM (MMIO).
     bool map_linear(uint64_t linear, Access acc, bool user, uint8_t*& host, uint64_t& phys);

@@ -385,6 +385,26 @@ static void test_smap(void) {
     r = run_user(blob_ac_load_ds, 0, LDT_DATA);
     CHECK_USER_PF(r, blob_ac_load_ds_mov, PF_P, U_LDT + 8);
     CHECK(last_trap.flags & FL_AC);
+    /* CPL 0 with EFLAGS.AC=1: the descriptor read is still an implicit
+     * supervisor access, refused on a user page. */
+    {
+        uptr ip;
+        stac();
+        trap_reset();
+        __asm__ volatile("mov %%ds, %%dx\n"
+                         "mov $661f, %0\n" ASM_FAULT("mov %w1, %%ds") "mov %%dx, %%ds\n"
+                         : "=&r"(ip)
+                         : "r"(LDT_DATA)
+                         : "rdx", "memory");
+        clac();
+        CHECK_EQ_SDM(last_trap.count, 1, "SMAP refuses implicit supervisor accesses to user pages whatever EFLAGS.AC");
+        if (last_trap.count == 1) {
+            CHECK_EQ(last_trap.vector, 14);
+            CHECK_EQ(last_trap.error, PF_P);
+            CHECK_EQ(last_trap.cr2, U_LDT + 8);
+            CHECK_EQ(last_trap.ip, ip);
+        }
+    }
     /* STAC at CPL 3: #UD. */
     r = run_user(blob_stac, 0, 0);
     CHECK_EQ(r, 0xdead);
