@@ -26,7 +26,10 @@
  *   - virtual-8086 mode: IRET to VM86 (segments, IOPL), INT n with IOPL 3
  *     through a DPL-3 gate (VM86 frame with ES/DS/FS/GS), #GP(0) for INT n
  *     with IOPL 0 and for HLT, IRET to VM86 with EIP > 0xffff faults (#GP(0));
- *   - ARPL.
+ *   - ARPL;
+ *   - SYSENTER/SYSEXIT between CPL 3 and 0 (selectors from SYSENTER_CS, ESP
+ *     from the MSR, IF cleared), #GP(0) for SYSEXIT at CPL 3 and SYSENTER with
+ *     SYSENTER_CS = 0; UMIP: SGDT/SIDT/SLDT/STR/SMSW at CPL 3 raise #GP(0).
  *
  * EXPECT-EXIT: 1
  * EXPECT-OUTPUT: iret to ring 3 ok
@@ -37,6 +40,8 @@
  * EXPECT-OUTPUT: iopl 3 ok
  * EXPECT-OUTPUT: virtual-8086 ok
  * EXPECT-OUTPUT: arpl ok
+ * EXPECT-OUTPUT: sysenter ok
+ * EXPECT-OUTPUT: umip ok
  * EXPECT-OUTPUT: PASS privilege
  */
 #include "guest.h"
@@ -639,6 +644,94 @@ static void test_arpl(void)
     CHECK(flags & FL_ZF);
 }
 
+/* ---- SYSENTER/SYSEXIT in legacy protected mode, UMIP ---- */
+#define SYSENTER_CS 0x30 /* SYSEXIT: CS = +16 = R3_CODE, SS = +24 = R3_DATA */
+static u8 sysenter_stack[512] __attribute__((aligned(16)));
+static volatile u32 sysrec[8];
+void r3_sysenter(void), sysenter_entry(void), r3_sys_faults(void), r3_umip(void);
+extern u8 r3_after_sysexit[];
+__asm__(".text\n"
+        /* CPL 3: SYSENTER with the return point in EDX and ESP in ECX. */
+        "r3_sysenter:\n"
+        "  mov %esp, %ecx\n"
+        "  mov $r3_after_sysexit, %edx\n"
+        "  sysenter\n"
+        ".globl r3_after_sysexit\n"
+        "r3_after_sysexit:\n"
+        "  mov %cs, %eax\n mov %eax, sysrec+16\n"
+        "  mov %ss, %eax\n mov %eax, sysrec+20\n"
+        "  mov %esp, sysrec+24\n"
+        "  lcall $" STR(GATE_EXIT) ", $0\n"
+        /* CPL 0 after SYSENTER: flat CS/SS from the MSR, ESP from the MSR,
+         * IF cleared; back with SYSEXIT (EDX = EIP, ECX = ESP). */
+        "sysenter_entry:\n"
+        "  mov %cs, %eax\n mov %eax, sysrec+0\n"
+        "  mov %ss, %eax\n mov %eax, sysrec+4\n"
+        "  mov %esp, sysrec+8\n"
+        "  pushf\n pop %eax\n mov %eax, sysrec+12\n"
+        "  sysexit\n"
+        /* CPL 3: SYSEXIT is privileged; SYSENTER with SYSENTER_CS = 0 faults. */
+        "r3_sys_faults:\n"
+        ASM_FAULT("sysexit")
+        ASM_FAULT("sysenter")
+        "  lcall $" STR(GATE_EXIT) ", $0\n"
+        /* CPL 3 with CR4.UMIP: the descriptor-table stores fault. */
+        "r3_umip:\n"
+        ASM_FAULT("sgdt sysrec")
+        ASM_FAULT("sidt sysrec")
+        ASM_FAULT("sldt %ax")
+        ASM_FAULT("str %ax")
+        ASM_FAULT("smsw %ax")
+        "  lcall $" STR(GATE_EXIT) ", $0\n");
+
+static void test_sysenter(void)
+{
+    u32 a, b, c, d;
+    cpuid(1, 0, &a, &b, &c, &d);
+    if (!(d & (1u << 11))) {
+        skip("SYSENTER/SYSEXIT not reported by CPUID");
+        return;
+    }
+    wrmsr(0x174, SYSENTER_CS);
+    wrmsr(0x175, (u32)sysenter_stack + sizeof sysenter_stack);
+    wrmsr(0x176, (u32)sysenter_entry);
+    memset((void *)sysrec, 0, sizeof sysrec);
+    log_reset();
+    run_ring3(r3_sysenter, USTACK_TOP, 0x0202, R3_DS, R3_CS);
+    CHECK_EQ(tlog_n, 0);
+    CHECK_EQ(sysrec[0], SYSENTER_CS);
+    CHECK_EQ(sysrec[1], SYSENTER_CS + 8);
+    CHECK_EQ(sysrec[2], (u32)sysenter_stack + sizeof sysenter_stack);
+    CHECK_EQ(sysrec[3] & FL_IF, 0); /* SYSENTER clears IF */
+    CHECK_EQ(sysrec[4], R3_CS);
+    CHECK_EQ(sysrec[5], R3_DS);
+    CHECK_EQ(sysrec[6], USTACK_TOP);
+
+    log_reset();
+    wrmsr(0x174, 0);
+    run_ring3(r3_sys_faults, USTACK_TOP, 0x0002, R3_DS, R3_CS);
+    CHECK_LOG(0, 13, 0); /* SYSEXIT at CPL 3 */
+    CHECK_LOG(1, 13, 0); /* SYSENTER with SYSENTER_CS = 0 */
+    CHECK_EQ(tlog_n, 2);
+    wrmsr(0x174, 0);
+}
+
+static void test_umip(void)
+{
+    u32 a, b, c, d;
+    cpuid(7, 0, &a, &b, &c, &d);
+    if (!(c & (1u << 2))) {
+        skip("UMIP not reported by CPUID");
+        return;
+    }
+    write_cr4(read_cr4() | (1u << 11));
+    log_reset();
+    run_ring3(r3_umip, USTACK_TOP, 0x0002, R3_DS, R3_CS);
+    for (unsigned i = 0; i < 5; i++) CHECK_LOG(i, 13, 0);
+    CHECK_EQ(tlog_n, 5);
+    write_cr4(read_cr4() & ~(1u << 11));
+}
+
 int main(void)
 {
     setup();
@@ -650,6 +743,8 @@ int main(void)
     SECTION("iopl 3") test_iopl3();
     SECTION("virtual-8086") test_vm86();
     SECTION("arpl") test_arpl();
+    SECTION("sysenter") test_sysenter();
+    SECTION("umip") test_umip();
     trap_reset();
     return 0;
 }
