@@ -6,7 +6,8 @@
  *    instruction, the store done), R/W=01 only on writes, R/W=11 on reads
  *    too, LEN ranges (2, 4 and 8 bytes), no hit for a disabled breakpoint;
  *  - TF over REP MOVSB (a trap per iteration, RIP at the instruction until
- *    the last), a data breakpoint hit inside REP STOSB.
+ *    the last), a data breakpoint hit inside REP STOSB; the MOV SS shadow
+ *    holding a single-step trap back for one instruction.
  *
  * EXPECT-EXIT: 1
  * EXPECT-OUTPUT: instruction breakpoint ok
@@ -163,6 +164,30 @@ static void test_string_steps(void) {
     CHECK_EQ(step_ips[4], after_ip);
     CHECK_EQ(dst[2], 3);
     CHECK_EQ(dst[3], 0);
+
+    /* MOV SS holds debug traps back for one instruction: no single-step
+     * trap after it, the next one comes after the following instruction. */
+    uptr l1, l2;
+    step_count = 0;
+    trap_hook = step_hook;
+    __asm__ volatile("lea 1f(%%rip), %0\n"
+                     "lea 2f(%%rip), %1\n"
+                     "pushf\n"
+                     "orq $0x100, (%%rsp)\n"
+                     "popf\n"
+                     "mov %%ss, %%eax\n"
+                     "1: mov %%eax, %%ss\n"
+                     "nop\n"
+                     "2: pushf\n"
+                     "andq $~0x100, (%%rsp)\n"
+                     "popf\n"
+                     : "=&r"(l1), "=&r"(l2)
+                     :
+                     : "rax", "memory");
+    trap_hook = 0;
+    CHECK_EQ(step_count, 5); /* mov %ss,%eax; (mov %eax,%ss + nop); pushf; andq; popf */
+    CHECK_EQ(step_ips[0], l1);
+    CHECK_EQ(step_ips[1], l2);
 
     static u8 buf[16];
     __asm__ volatile("mov %0, %%dr0" ::"r"(&buf[5]));
