@@ -286,13 +286,23 @@ Translator::Result Translator::translate(uint64_t pc, uint64_t cs_base, uint32_t
         entry.pc = pc;
         entry.flags_live_after = live_in ? kZyArithFlags : 0;
         c.insn = &entry;
-        if (live_in) c.save_flags();
-        a.cmp(jit::state_field(offsetof(CpuState, exit_request), 4), Imm(0));
-        a.jne(stop);
-        if (live_in) c.restore_flags();
-        c.defer([&c, &a, stop, pc, live_in]() {
-            a.bind(stop);
-            if (live_in) c.restore_flags();
+        if (live_in) {
+            // Flag-free when the guest's flags are live: JRCXZ on the word,
+            // with the guest's RCX parked in T1.
+            Label go_on = a.newLabel();
+            a.mov(kT1, x86::rcx);
+            a.mov(x86::ecx, jit::state_field(offsetof(CpuState, exit_request), 4));
+            a.jecxz(x86::rcx, go_on); // JRCXZ
+            a.mov(x86::rcx, kT1);
+            a.jmp(stop);
+            a.bind(go_on);
+            a.mov(x86::rcx, kT1);
+        } else {
+            a.cmp(jit::state_field(offsetof(CpuState, exit_request), 4), Imm(0));
+            a.jne(stop);
+        }
+        c.defer([&c, stop, pc]() {
+            c.a.bind(stop);
             c.exit_to_dispatcher(pc);
         });
         c.block_ended = false;
