@@ -444,8 +444,9 @@ void EmitContext::exit_indirect() {
         a.jmp(Imm(uint64_t(uintptr_t(thunks.exit_save))));
         return;
     }
-    // Inline jump-cache probe; guest flags are live across it.
-    save_flags();
+    // Inline jump-cache probe; guest flags are live across it. A memory
+    // operand's probe may have saved them already (JMP/RET change no flags).
+    if (!(flags_in_scratch && insn->flags_written == 0)) save_flags();
     Label miss = a.newLabel();
     const int32_t jc = int32_t(offsetof(CpuState, jump_cache));
     a.mov(kT1.r32(), kT0.r32());
