@@ -19,6 +19,7 @@ EmitTable::EmitTable() {
     register_system(*this);
     register_sse(*this);
     register_x87(*this);
+    register_xsave(*this);
     register_misc(*this);
 }
 

@@ -51,6 +51,7 @@ void register_string(EmitTable& t);
 void register_system(EmitTable& t);
 void register_sse(EmitTable& t);
 void register_x87(EmitTable& t);
+void register_xsave(EmitTable& t);
 void register_misc(EmitTable& t);
 
 } // namespace hayate

@@ -6,6 +6,7 @@
 #include "frontend/interpret.h"
 #include "machine/log.h"
 #include "machine/system.h"
+#include "machine/xsave.h"
 
 namespace hayate {
 
@@ -188,12 +189,16 @@ uint64_t Interp::system_instruction() {
                 uint32_t(s.gpr[RCX]), in.pc);
         return gp();
 
-    case ZYDIS_MNEMONIC_XGETBV:
+    case ZYDIS_MNEMONIC_XGETBV: {
         if (!(s.cr4 & cr4::OSXSAVE)) return ud();
-        if (uint32_t(s.gpr[RCX]) != 0) return gp();
-        s.gpr[RAX] = uint32_t(s.xcr0);
-        s.gpr[RDX] = s.xcr0 >> 32;
+        // ECX = 1: XINUSE of the components XCR0 enables (CPUID.(0DH,1):EAX[2]).
+        const uint32_t index = uint32_t(s.gpr[RCX]);
+        if (index > 1) return gp();
+        const uint64_t v = index == 0 ? s.xcr0 : s.xcr0 & xstate_in_use(s);
+        s.gpr[RAX] = uint32_t(v);
+        s.gpr[RDX] = v >> 32;
         return kHelperContinue;
+    }
 
     case ZYDIS_MNEMONIC_XSETBV: {
         if (!(s.cr4 & cr4::OSXSAVE)) return ud();

@@ -22,6 +22,7 @@ constexpr uint32_t kDebugRegs = 1u << 14;  // DR7 enables a breakpoint: one inst
 // One instruction per block, run from the dispatcher (no chaining, no jump cache).
 constexpr uint32_t kStepwise = kSingleStep | kDebugRegs;
 constexpr uint32_t kSmap = 1u << 13;       // CPL < 3, CR4.SMAP and !EFLAGS.AC: user pages are off limits
+constexpr uint32_t kAvxOk = 1u << 15;      // CR4.OSXSAVE and XCR0 enables SSE and AVX state: VEX instructions run
 
 inline uint32_t code_size(uint32_t m) { return m & kCodeMask; }
 inline unsigned cpl(uint32_t m) { return (m & kCplMask) >> kCplShift; }
@@ -67,6 +68,7 @@ inline uint32_t compute_mode(const CpuState& s) {
     if (lma) m |= mode::kLongMode;
     if ((m & mode::kCodeMask) == mode::kCode64 || is_flat_protected(s)) m |= mode::kFlat;
     if ((s.cr4 & cr4::OSFXSR) && !(s.cr0 & (cr0::EM | cr0::TS))) m |= mode::kSseOk;
+    if ((s.cr4 & cr4::OSXSAVE) && (s.xcr0 & 6) == 6) m |= mode::kAvxOk;
     if (s.cr0 & cr0::TS) m |= mode::kFpuTs;
     if (s.cr0 & cr0::EM) m |= mode::kFpuEm;
     if (s.eflags & flag::TF) m |= mode::kSingleStep;

@@ -134,6 +134,8 @@ uint8_t load_env(CpuState& s, const uint8_t* in, bool op16) {
     return empty;
 }
 
+} // namespace
+
 // FXSAVE (SDM vol. 1, table 10-2/10-3): REX.W stores 64-bit FIP/FDP instead
 // of FCS/FDS. XMM8-15 only in 64-bit mode. Reserved bytes from 160 on
 // (beyond the XMM registers) are left alone.
@@ -159,6 +161,26 @@ unsigned fxsave_image(const CpuState& s, uint8_t* out, bool rex_w, bool mode64) 
     std::memcpy(out + 160, s.xmm, 16 * xmms);
     return 160 + 16 * xmms;
 }
+
+void fxrstor_x87(CpuState& s, const uint8_t* buf, bool rex_w) {
+    x87::set_fcw(s, get16(buf + 0));
+    x87::set_fsw(s, get16(buf + 2));
+    x87::sync_error_summary(s);
+    s.x87_fop = get16(buf + 6) & 0x7ff;
+    if (rex_w) {
+        s.x87_fip = get64(buf + 8);
+        s.x87_fdp = get64(buf + 16);
+    } else {
+        s.x87_fip = get32(buf + 8);
+        s.x87_fcs = get16(buf + 12);
+        s.x87_fdp = get32(buf + 16);
+        s.x87_fds = get16(buf + 20);
+    }
+    for (unsigned i = 0; i < 8; i++) std::memcpy(x87::st(s, i), buf + 32 + 16 * i, 10);
+    x87::set_tags(s, uint8_t(~buf[4]));
+}
+
+namespace {
 
 uint64_t finish_store(Vcpu& cpu) {
     if (cpu.current_block_invalidated) {
@@ -259,21 +281,7 @@ uint64_t helper_x87_image(CpuState* s, uint64_t arg1, uint64_t linear) {
             cpu.raise(13, true, 0);
             return kHelperExitHere;
         }
-        x87::set_fcw(*s, get16(buf + 0));
-        x87::set_fsw(*s, get16(buf + 2));
-        x87::sync_error_summary(*s);
-        s->x87_fop = get16(buf + 6) & 0x7ff;
-        if (rex_w) {
-            s->x87_fip = get64(buf + 8);
-            s->x87_fdp = get64(buf + 16);
-        } else {
-            s->x87_fip = get32(buf + 8);
-            s->x87_fcs = get16(buf + 12);
-            s->x87_fdp = get32(buf + 16);
-            s->x87_fds = get16(buf + 20);
-        }
-        for (unsigned i = 0; i < 8; i++) std::memcpy(x87::st(*s, i), buf + 32 + 16 * i, 10);
-        x87::set_tags(*s, uint8_t(~buf[4]));
+        fxrstor_x87(*s, buf, rex_w);
         s->mxcsr = mxcsr;
         std::memcpy(s->xmm, buf + 160, 16 * xmms);
         return kHelperContinue;

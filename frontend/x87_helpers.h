@@ -23,4 +23,11 @@ uint64_t helper_x87_pending(CpuState* s, uint64_t, uint64_t);
 // WAIT/FWAIT with CR0.TS=1: #NM if CR0.MP=1, else nothing.
 uint64_t helper_x87_wait_ts(CpuState* s, uint64_t, uint64_t);
 
+// The legacy region shared with the XSAVE family (frontend/emit_xsave.cpp):
+// FXSAVE's image of the x87 and SSE state (bytes 0-159, then XMM0-7 or
+// XMM0-15; returns the bytes written) and the loading of its x87 part (bytes
+// 0-23 and 32-159). REX.W selects the 64-bit FIP/FDP layout.
+unsigned fxsave_image(const CpuState& s, uint8_t* out, bool rex_w, bool mode64);
+void fxrstor_x87(CpuState& s, const uint8_t* in, bool rex_w);
+
 } // namespace hayate

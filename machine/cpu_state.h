@@ -164,6 +164,14 @@ struct alignas(64) CpuState {
     uint8_t x87_live = 0;          // the host x87 unit holds the guest's state (generated code only)
     uint16_t host_fcw = 0x37f;     // the host's control word, restored when C++ code runs
     const void* x87_ensure = nullptr; // called by a block's first x87 instruction: loads the state once
+
+    // --- AVX: the upper halves of YMM0-15 (frontend/emit_avx.cpp, jit/trampoline.cpp) ---
+    // ymm_dirty clear: every upper half is zero (ymm_high is then stale and
+    // the host's upper halves are zero while generated code runs). Set: they
+    // may not be; the host YMM registers hold them while generated code runs
+    // and ymm_high whenever C++ code does.
+    alignas(16) uint8_t ymm_high[16][16] = {};
+    uint8_t ymm_dirty = 0;
 };
 
 } // namespace hayate

@@ -3,6 +3,7 @@
 // the instructions the generated code executes on the host's units
 // (CX16, MOVBE, POPCNT, BMI1/2, LZCNT, RDRAND/RDSEED).
 #include "machine/system.h"
+#include "machine/xsave.h"
 #include <cpuid.h>
 #include <cstring>
 
@@ -57,7 +58,7 @@ constexpr uint32_t kExt1Edx = bit(11) | bit(20) | bit(26) | bit(27) | bit(29);
 constexpr uint32_t kExt1Ecx = bit(8);
 constexpr uint32_t kExt1EcxHost = bit(0) | bit(5);
 
-constexpr uint32_t kMaxBasicLeaf = 0xb;
+constexpr uint32_t kMaxBasicLeaf = 0xd;
 constexpr uint32_t kMaxExtendedLeaf = 0x80000008;
 constexpr uint64_t kMiscEnableLimitCpuid = 1ull << 22;
 
@@ -91,12 +92,10 @@ bool cpu_has_rdrand() { return host().l1[2] & bit(30); }
 bool cpu_has_rdseed() { return host().l7[1] & bit(18); }
 
 uint64_t cr4_writable_bits() {
-    // VME/PVI, MCE, OSXSAVE, LA57 stay reserved until their features exist.
+    // VME/PVI, MCE, LA57 stay reserved until their features exist.
     return cr4::DE | cr4::PSE | cr4::PAE | cr4::TSD | cr4::PGE | cr4::PCE | cr4::OSFXSR | cr4::OSXMMEXCPT |
-           cr4::UMIP | cr4::FSGSBASE | cr4::PCIDE | cr4::SMEP | cr4::SMAP;
+           cr4::OSXSAVE | cr4::UMIP | cr4::FSGSBASE | cr4::PCIDE | cr4::SMEP | cr4::SMAP;
 }
-
-uint64_t xcr0_supported_bits() { return 0; }
 
 void cpuid(const Vcpu& cpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4]) {
     uint32_t& a = out[0];
@@ -120,14 +119,14 @@ void cpuid(const Vcpu& cpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4]) {
         a = cpuid_signature();
         // CLFLUSH line in 8-byte units; one logical processor; initial APIC ID.
         b = ((kLineSize / 8) << 8) | (1u << 16) | (uint32_t(cpu.index) << 24);
-        c = kLeaf1Ecx | (h.l1[2] & kLeaf1EcxHost);
+        c = kLeaf1Ecx | (h.l1[2] & kLeaf1EcxHost) | cpuid_leaf1_ecx_xsave(cpu.state);
         d = kLeaf1Edx;
         break;
     case 2: a = 0x0000ff01; break; // one round; descriptor FFH: see leaf 4
     case 4: leaf4(subleaf, out); break;
     case 7:
         if (subleaf == 0) { // EAX = 0: no further subleaves
-            b = kLeaf7Ebx | (h.l7[1] & kLeaf7EbxHost);
+            b = kLeaf7Ebx | (h.l7[1] & kLeaf7EbxHost) | cpuid_leaf7_ebx_avx();
             c = kLeaf7Ecx;
         }
         break;
@@ -139,6 +138,7 @@ void cpuid(const Vcpu& cpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4]) {
             c |= (subleaf + 1) << 8; // level type 1 (SMT), then 2 (core)
         }
         break;
+    case 0xd: cpuid_leaf_0d(cpu.state, subleaf, out); break; // XSAVE (machine/xsave.cpp)
     case 0x80000000: a = kMaxExtendedLeaf; break;
     case 0x80000001:
         c = kExt1Ecx | (h.e1[2] & kExt1EcxHost);
