@@ -1,4 +1,5 @@
-// Emitters: SSE and SSE2 (legacy encodings, XMM forms).
+// Emitters: MMX, SSE, SSE2, SSE3, SSSE3, SSE4.1, SSE4.2, AES-NI, PCLMULQDQ
+// (legacy encodings, MMX and XMM forms).
 //
 // Guest XMM0-15 are host XMM0-15 and the host MXCSR is the guest's while
 // generated code runs, so nearly every instruction is the same host
@@ -8,13 +9,24 @@
 //   - the 16-byte alignment rule of legacy SSE memory operands (#GP(0));
 //   - guest GPRs that live in CpuState where the host form needs a register;
 //   - the few instructions that cannot run as they are: LDMXCSR (reserved
-//     bits would fault on the host), MASKMOVDQU (implicit [RDI] store),
-//     prefetches (never touch memory) and CLFLUSH (faults like a load).
-// MMX-register forms, VEX/EVEX encodings and SSE3+ are not handled here: the
-// translator raises #UD for them.
+//     bits would fault on the host), MASKMOVDQU/MASKMOVQ (implicit [RDI]
+//     store), prefetches (never touch memory), CLFLUSH (faults like a load)
+//     and PCMPESTRI/M with REX.W (no such form in the host assembler);
+//   - the extension each form belongs to: the translator runs it on the host,
+//     so it exists (and CPUID advertises it) only where the host has it
+//     (cpu_has_simd); elsewhere the form is #UD.
+// MMX forms: MMX registers alias the x87 registers, so the guest's x87 state
+// is made live in the host unit (as x87 instructions do, frontend/emit_x87.h)
+// and an FWAIT first raises a pending x87 exception as #MF at this
+// instruction, before any memory fault; the host instruction then sets TOP
+// and the tag word as hardware does. CR0.EM -> #UD, CR0.TS -> #NM; forms that
+// also use an XMM register follow the SSE rules (CR4.OSFXSR too).
+// VEX/EVEX encodings are not handled here.
 #include "frontend/emit_sse.h"
 #include "frontend/emit_table.h"
+#include "frontend/emit_x87.h"
 #include "frontend/helpers.h"
+#include "machine/system.h"
 #include <array>
 
 namespace hayate {
@@ -31,26 +43,36 @@ enum Flag : uint8_t {
     kAnyMode = 4,   // not subject to CR0.EM/CR0.TS/CR4.OSFXSR (fences, hints, MOVNTI, CLFLUSH)
     kShared = 8,    // mnemonic registered by another family, which calls us (MOVSD, CMPSD)
     kMask32 = 16,   // a 64-bit GPR destination (REX.W) gets a zero-extended mask: use the 32-bit form
+    kMmx = 32,      // an MMX form even without MMX register operands (EMMS)
 };
+
+// The extension a form belongs to. Base (SSE, SSE2) is part of x86-64; the
+// MMX-register forms of Base instructions need MMX.
+enum class Ext : uint8_t { Base, Sse3, Ssse3, Sse41, Sse42, Aes, Pclmul };
 
 enum class Kind : uint8_t {
     Native,     // the same host instruction
     Hint,       // prefetches: no architectural effect, never fault
     Flush,      // CLFLUSH & co: fault like a one-byte load, otherwise no effect here
     Ldmxcsr,    // reserved-bit check, then the guest MXCSR is reloaded
-    Maskmovdqu, // byte-masked store to the implicit DS:[rDI]
+    Maskmovdqu, // byte-masked store to the implicit DS:[rDI] (MASKMOVDQU, MASKMOVQ)
+    Gpr,        // a general-register instruction of a SIMD extension (CRC32): no SSE state rules
+    Pcmpestr,   // PCMPESTRI/M: the REX.W form (64-bit lengths) is encoded by hand
 };
 
 struct Form {
     ZydisMnemonic m;
     uint8_t flags;
     Kind kind;
+    Ext ext;
 };
 
 constexpr uint8_t N = 0; // no flags
 
 #define F(name, flags, kind)                                                                                 \
-    Form { ZYDIS_MNEMONIC_##name, uint8_t(kListed | (flags)), Kind::kind }
+    Form { ZYDIS_MNEMONIC_##name, uint8_t(kListed | (flags)), Kind::kind, Ext::Base }
+#define E(ext, name, flags, kind)                                                                            \
+    Form { ZYDIS_MNEMONIC_##name, uint8_t(kListed | (flags)), Kind::kind, Ext::ext }
 constexpr Form kForms[] = {
     // --- moves ---
     F(MOVAPS, N, Native),
@@ -233,12 +255,118 @@ constexpr Form kForms[] = {
     F(CLFLUSH, kAnyMode, Flush),
     F(CLFLUSHOPT, kAnyMode, Flush),
     F(CLWB, kAnyMode, Flush),
+    // --- MMX-only forms (the MMX forms of PADDB & co share the entries above) ---
+    F(EMMS, kMmx, Native),
+    F(PSHUFW, N, Native),
+    F(MOVNTQ, N, Native),
+    F(MASKMOVQ, N, Maskmovdqu),
+    F(MOVQ2DQ, N, Native),
+    F(MOVDQ2Q, N, Native),
+    F(CVTPI2PS, N, Native),
+    F(CVTPS2PI, N, Native),
+    F(CVTTPS2PI, N, Native),
+    F(CVTPI2PD, N, Native),
+    F(CVTPD2PI, N, Native),
+    F(CVTTPD2PI, N, Native),
+    // --- SSE3 ---
+    E(Sse3, ADDSUBPS, N, Native),
+    E(Sse3, ADDSUBPD, N, Native),
+    E(Sse3, HADDPS, N, Native),
+    E(Sse3, HADDPD, N, Native),
+    E(Sse3, HSUBPS, N, Native),
+    E(Sse3, HSUBPD, N, Native),
+    E(Sse3, LDDQU, kUnaligned, Native),
+    E(Sse3, MOVDDUP, N, Native),
+    E(Sse3, MOVSHDUP, N, Native),
+    E(Sse3, MOVSLDUP, N, Native),
+    // --- SSSE3 (MMX and XMM forms) ---
+    E(Ssse3, PABSB, N, Native),
+    E(Ssse3, PABSW, N, Native),
+    E(Ssse3, PABSD, N, Native),
+    E(Ssse3, PALIGNR, N, Native),
+    E(Ssse3, PHADDW, N, Native),
+    E(Ssse3, PHADDD, N, Native),
+    E(Ssse3, PHADDSW, N, Native),
+    E(Ssse3, PHSUBW, N, Native),
+    E(Ssse3, PHSUBD, N, Native),
+    E(Ssse3, PHSUBSW, N, Native),
+    E(Ssse3, PMADDUBSW, N, Native),
+    E(Ssse3, PMULHRSW, N, Native),
+    E(Ssse3, PSHUFB, N, Native),
+    E(Ssse3, PSIGNB, N, Native),
+    E(Ssse3, PSIGNW, N, Native),
+    E(Ssse3, PSIGND, N, Native),
+    // --- SSE4.1 ---
+    E(Sse41, BLENDPS, N, Native),
+    E(Sse41, BLENDPD, N, Native),
+    E(Sse41, BLENDVPS, N, Native),
+    E(Sse41, BLENDVPD, N, Native),
+    E(Sse41, PBLENDVB, N, Native),
+    E(Sse41, PBLENDW, N, Native),
+    E(Sse41, DPPS, N, Native),
+    E(Sse41, DPPD, N, Native),
+    E(Sse41, EXTRACTPS, kMask32, Native),
+    E(Sse41, INSERTPS, N, Native),
+    E(Sse41, MOVNTDQA, N, Native),
+    E(Sse41, MPSADBW, N, Native),
+    E(Sse41, PACKUSDW, N, Native),
+    E(Sse41, PCMPEQQ, N, Native),
+    E(Sse41, PEXTRB, kMask32, Native),
+    E(Sse41, PEXTRD, N, Native),
+    E(Sse41, PEXTRQ, N, Native),
+    E(Sse41, PINSRB, N, Native),
+    E(Sse41, PINSRD, N, Native),
+    E(Sse41, PINSRQ, N, Native),
+    E(Sse41, PHMINPOSUW, N, Native),
+    E(Sse41, PMAXSB, N, Native),
+    E(Sse41, PMAXSD, N, Native),
+    E(Sse41, PMAXUD, N, Native),
+    E(Sse41, PMAXUW, N, Native),
+    E(Sse41, PMINSB, N, Native),
+    E(Sse41, PMINSD, N, Native),
+    E(Sse41, PMINUD, N, Native),
+    E(Sse41, PMINUW, N, Native),
+    E(Sse41, PMOVSXBW, N, Native),
+    E(Sse41, PMOVSXBD, N, Native),
+    E(Sse41, PMOVSXBQ, N, Native),
+    E(Sse41, PMOVSXWD, N, Native),
+    E(Sse41, PMOVSXWQ, N, Native),
+    E(Sse41, PMOVSXDQ, N, Native),
+    E(Sse41, PMOVZXBW, N, Native),
+    E(Sse41, PMOVZXBD, N, Native),
+    E(Sse41, PMOVZXBQ, N, Native),
+    E(Sse41, PMOVZXWD, N, Native),
+    E(Sse41, PMOVZXWQ, N, Native),
+    E(Sse41, PMOVZXDQ, N, Native),
+    E(Sse41, PMULDQ, N, Native),
+    E(Sse41, PMULLD, N, Native),
+    E(Sse41, PTEST, N, Native), // writes ZF/CF, clears OF/SF/AF/PF: the host's flags are the guest's
+    E(Sse41, ROUNDPS, N, Native),
+    E(Sse41, ROUNDPD, N, Native),
+    E(Sse41, ROUNDSS, N, Native),
+    E(Sse41, ROUNDSD, N, Native),
+    // --- SSE4.2 (the string compares take unaligned operands; implicit RAX/RDX/RCX/XMM0 are the host's) ---
+    E(Sse42, PCMPESTRI, kUnaligned, Pcmpestr),
+    E(Sse42, PCMPESTRM, kUnaligned, Pcmpestr),
+    E(Sse42, PCMPISTRI, kUnaligned, Native),
+    E(Sse42, PCMPISTRM, kUnaligned, Native),
+    E(Sse42, PCMPGTQ, N, Native),
+    E(Sse42, CRC32, kAnyMode, Gpr),
+    // --- AES-NI, PCLMULQDQ ---
+    E(Aes, AESENC, N, Native),
+    E(Aes, AESENCLAST, N, Native),
+    E(Aes, AESDEC, N, Native),
+    E(Aes, AESDECLAST, N, Native),
+    E(Aes, AESIMC, N, Native),
+    E(Aes, AESKEYGENASSIST, N, Native),
+    E(Pclmul, PCLMULQDQ, N, Native),
 };
 #undef F
+#undef E
 
-constexpr std::array<uint8_t, ZYDIS_MNEMONIC_MAX_VALUE + 1> kFlagsOf = [] {
-    std::array<uint8_t, ZYDIS_MNEMONIC_MAX_VALUE + 1> f{};
-    for (const Form& form : kForms) f[size_t(form.m)] = form.flags;
+constexpr std::array<Form, ZYDIS_MNEMONIC_MAX_VALUE + 1> kFormOf = [] {
+    std::array<Form, ZYDIS_MNEMONIC_MAX_VALUE + 1> f{};
+    for (const Form& form : kForms) f[size_t(form.m)] = form;
     return f;
 }();
 
@@ -267,21 +395,68 @@ bool is_xmm(const ZydisDecodedOperand& o) {
     return o.type == ZYDIS_OPERAND_TYPE_REGISTER && ZydisRegisterGetClass(o.reg.value) == ZYDIS_REGCLASS_XMM;
 }
 
+bool is_mmx(const ZydisDecodedOperand& o) {
+    return o.type == ZYDIS_OPERAND_TYPE_REGISTER && ZydisRegisterGetClass(o.reg.value) == ZYDIS_REGCLASS_MMX;
+}
+
+// An MMX form: it uses MMX registers, so the guest's x87 state must be live.
+bool is_mmx_form(const Insn& in, const Form& f) {
+    if (f.flags & kMmx) return true;
+    for (unsigned i = 0; i < in.zi.operand_count; i++)
+        if (is_mmx(in.ops[i])) return true;
+    return false;
+}
+
+// Whether the host runs this form (and CPUID advertises its extension).
+bool available(const Insn& in, const Form& f, bool mmx) {
+    switch (f.ext) {
+    case Ext::Base:
+        // PEXTRW's 0F 3A 15 encoding (with its memory form) came with SSE4.1.
+        if (in.mnemonic() == ZYDIS_MNEMONIC_PEXTRW && in.zi.opcode_map == ZYDIS_OPCODE_MAP_0F3A)
+            return cpu_has_simd(SimdExt::Sse41);
+        return !mmx || cpu_has_simd(SimdExt::Mmx);
+    case Ext::Sse3: return cpu_has_simd(SimdExt::Sse3);
+    case Ext::Ssse3: return cpu_has_simd(SimdExt::Ssse3);
+    case Ext::Sse41: return cpu_has_simd(SimdExt::Sse41);
+    case Ext::Sse42: return cpu_has_simd(SimdExt::Sse42);
+    case Ext::Aes: return cpu_has_simd(SimdExt::Aes);
+    case Ext::Pclmul: return cpu_has_simd(SimdExt::Pclmul);
+    }
+    return false;
+}
+
 enum class Gate { Emit, Raised, Refuse };
 
-// Rejects what this family does not implement and raises the availability
-// exceptions. On Raised the instruction is done and the block ends.
-Gate gate(EmitContext& c, uint8_t flags) {
+// Rejects what this family does not implement (or the host cannot run: not
+// advertised, so #UD) and raises the availability exceptions. On Raised the
+// instruction is done and the block ends.
+Gate gate(EmitContext& c, const Form& f) {
     const Insn& in = *c.insn;
     if (in.zi.encoding != ZYDIS_INSTRUCTION_ENCODING_LEGACY) return Gate::Refuse;
-    for (unsigned i = 0; i < in.zi.operand_count; i++)
-        if (in.ops[i].type == ZYDIS_OPERAND_TYPE_REGISTER &&
-            ZydisRegisterGetClass(in.ops[i].reg.value) == ZYDIS_REGCLASS_MMX)
-            return Gate::Refuse;
-    if ((flags & kAnyMode) || (c.mode & mode::kSseOk)) return Gate::Emit;
+    const bool mmx = is_mmx_form(in, f);
+    bool xmm = false;
+    for (unsigned i = 0; i < in.zi.operand_count; i++) xmm |= is_xmm(in.ops[i]);
+    if (!available(in, f, mmx)) return Gate::Refuse;
+    if (f.flags & kAnyMode) return Gate::Emit;
+    if (mmx && !xmm) {
+        // MMX: CR0.EM -> #UD, then CR0.TS -> #NM; CR4.OSFXSR plays no part
+        // (SDM vol. 3, table 22-7 and its relatives).
+        if (!(c.mode & (mode::kFpuEm | mode::kFpuTs))) return Gate::Emit;
+        c.raise_exception((c.mode & mode::kFpuEm) ? 6 : 7);
+        c.block_ended = true;
+        return Gate::Raised;
+    }
+    if (c.mode & mode::kSseOk) return Gate::Emit;
     c.call_helper(&helper_sse_unavailable, 0);
     c.block_ended = true;
     return Gate::Raised;
+}
+
+// Before an MMX form: the guest's x87 state in the host unit, and a pending
+// unmasked x87 exception raised as #MF (the FWAIT traps) before anything else.
+void prepare_mmx(EmitContext& c) {
+    x87_make_live(c);
+    x87_wait_pending(c);
 }
 
 // Legacy SSE: a 128-bit memory operand must be 16-byte aligned unless the
@@ -356,7 +531,24 @@ bool raises_simd_fp(ZydisMnemonic m) {
     case ZYDIS_MNEMONIC_CVTPS2DQ:
     case ZYDIS_MNEMONIC_CVTTPS2DQ:
     case ZYDIS_MNEMONIC_CVTPD2DQ:
-    case ZYDIS_MNEMONIC_CVTTPD2DQ: return true;
+    case ZYDIS_MNEMONIC_CVTTPD2DQ:
+    case ZYDIS_MNEMONIC_CVTPI2PS:
+    case ZYDIS_MNEMONIC_CVTPS2PI:
+    case ZYDIS_MNEMONIC_CVTTPS2PI:
+    case ZYDIS_MNEMONIC_CVTPD2PI:
+    case ZYDIS_MNEMONIC_CVTTPD2PI:
+    case ZYDIS_MNEMONIC_ADDSUBPS:
+    case ZYDIS_MNEMONIC_ADDSUBPD:
+    case ZYDIS_MNEMONIC_HADDPS:
+    case ZYDIS_MNEMONIC_HADDPD:
+    case ZYDIS_MNEMONIC_HSUBPS:
+    case ZYDIS_MNEMONIC_HSUBPD:
+    case ZYDIS_MNEMONIC_DPPS:
+    case ZYDIS_MNEMONIC_DPPD:
+    case ZYDIS_MNEMONIC_ROUNDPS:
+    case ZYDIS_MNEMONIC_ROUNDPD:
+    case ZYDIS_MNEMONIC_ROUNDSS:
+    case ZYDIS_MNEMONIC_ROUNDSD: return true;
     default: return false;
     }
 }
@@ -380,6 +572,10 @@ bool emit_lowered(EmitContext& c, InstId id, bool align, bool narrow) {
         case ZYDIS_OPERAND_TYPE_REGISTER: {
             if (is_xmm(o)) {
                 ops[i] = x86::xmm(uint32_t(o.reg.value - ZYDIS_REGISTER_XMM0));
+                break;
+            }
+            if (is_mmx(o)) {
+                ops[i] = x86::mm(uint32_t(o.reg.value - ZYDIS_REGISTER_MM0));
                 break;
             }
             GuestOperand r;
@@ -436,16 +632,20 @@ bool emit_lowered(EmitContext& c, InstId id, bool align, bool narrow) {
     return true;
 }
 
-bool emit_same(EmitContext& c, InstId id, uint8_t flags) {
+bool emit_same(EmitContext& c, InstId id, const Form& f) {
     if (id == 0) return false;
-    switch (gate(c, flags)) {
+    switch (gate(c, f)) {
     case Gate::Refuse: return false;
     case Gate::Raised: return true;
     case Gate::Emit: break;
     }
     const Insn& in = *c.insn;
+    const uint8_t flags = f.flags;
     const bool align = needs_alignment(in, flags);
-    bool lower_here = false;
+    // MMX registers are lowered only here.
+    const bool mmx = is_mmx_form(in, f);
+    if (mmx) prepare_mmx(c);
+    bool lower_here = mmx;
     for (unsigned i = 0; i < in.visible_operands(); i++) {
         GuestOperand g;
         if (in.ops[i].type != ZYDIS_OPERAND_TYPE_REGISTER || !lower_gpr(in.ops[i].reg.value, g)) continue;
@@ -459,19 +659,21 @@ bool emit_same(EmitContext& c, InstId id, uint8_t flags) {
 
 // ------------------------------------------------------------ emitters
 
+const Form& form_of(const EmitContext& c) { return kFormOf[c.insn->mnemonic()]; }
+
 bool emit_native_form(EmitContext& c) {
     const ZydisMnemonic m = c.insn->mnemonic();
-    return emit_same(c, emit_table().host_inst(m), kFlagsOf[m]);
+    return emit_same(c, emit_table().host_inst(m), kFormOf[m]);
 }
 
 bool emit_hint(EmitContext& c) {
     // Prefetches never fault and have no architectural effect; the host must
     // not touch the guest address. The register forms are reserved NOPs.
-    return gate(c, kAnyMode) == Gate::Emit;
+    return gate(c, form_of(c)) == Gate::Emit;
 }
 
 bool emit_flush(EmitContext& c) {
-    if (gate(c, kAnyMode) != Gate::Emit) return false;
+    if (gate(c, form_of(c)) != Gate::Emit) return false;
     const ZydisDecodedOperand& op = c.insn->ops[0];
     if (op.type != ZYDIS_OPERAND_TYPE_MEMORY) return false;
     // Checked like a one-byte load (#PF, #GP/#SS); guest memory is coherent,
@@ -483,7 +685,7 @@ bool emit_flush(EmitContext& c) {
 }
 
 bool emit_ldmxcsr(EmitContext& c) {
-    switch (gate(c, 0)) {
+    switch (gate(c, form_of(c))) {
     case Gate::Refuse: return false;
     case Gate::Raised: return true;
     case Gate::Emit: break;
@@ -501,29 +703,74 @@ bool emit_ldmxcsr(EmitContext& c) {
     return true;
 }
 
+// MASKMOVDQU xmm, xmm and MASKMOVQ mm, mm.
 bool emit_maskmovdqu(EmitContext& c) {
-    switch (gate(c, kUnaligned)) {
+    switch (gate(c, form_of(c))) {
     case Gate::Refuse: return false;
     case Gate::Raised: return true;
     case Gate::Emit: break;
     }
     const Insn& in = *c.insn;
-    if (!is_xmm(in.ops[0]) || !is_xmm(in.ops[1])) return false;
+    const bool mmx = is_mmx(in.ops[0]) && is_mmx(in.ops[1]);
+    if (!mmx && (!is_xmm(in.ops[0]) || !is_xmm(in.ops[1]))) return false;
     const ZydisDecodedOperand* dst = nullptr;
     for (unsigned i = 0; i < in.zi.operand_count; i++)
         if (in.ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY) dst = &in.ops[i];
     if (!dst) return false;
-    const x86::Xmm src = x86::xmm(uint32_t(in.ops[0].reg.value - ZYDIS_REGISTER_XMM0));
-    const x86::Xmm mask = x86::xmm(uint32_t(in.ops[1].reg.value - ZYDIS_REGISTER_XMM0));
+    if (mmx) prepare_mmx(c);
+    const ZydisRegister first = mmx ? ZYDIS_REGISTER_MM0 : ZYDIS_REGISTER_XMM0;
+    const uint32_t src = uint32_t(in.ops[0].reg.value - first);
+    const uint32_t mask = uint32_t(in.ops[1].reg.value - first);
     c.linear_address(*dst, kT0, MemAccess::Write);
     const int seg = zydis_seg_index(dst->mem.segment);
     // Read-modify-write, so that a bounced access writes back the unselected
     // bytes unchanged. The host instruction stores through RDI (guest RDI).
-    c.access_linear(16, MemAccess::ReadWrite, seg < 0 ? DS : seg, [&c, src, mask](const x86::Mem&) {
+    c.access_linear(mmx ? 8 : 16, MemAccess::ReadWrite, seg < 0 ? DS : seg, [&c, src, mask, mmx](const x86::Mem&) {
         c.a.xchg(x86::rdi, kT0);
-        c.a.maskmovdqu(src, mask, x86::ptr(x86::rdi));
+        if (mmx)
+            c.a.maskmovq(x86::mm(src), x86::mm(mask), x86::ptr(x86::rdi));
+        else
+            c.a.maskmovdqu(x86::xmm(src), x86::xmm(mask), x86::ptr(x86::rdi));
         c.a.xchg(x86::rdi, kT0);
     });
+    return true;
+}
+
+// CRC32 r, r/m: a general-register instruction (no CR0/CR4 conditions).
+bool emit_gpr_form(EmitContext& c) {
+    if (gate(c, form_of(c)) != Gate::Emit) return false;
+    const InstId id = emit_table().host_inst(c.insn->mnemonic());
+    return id != 0 && c.emit_native(id);
+}
+
+// PCMPESTRI/PCMPESTRM. With REX.W the lengths are RAX and RDX (64-bit); the
+// host assembler has no such form, so that one is encoded here:
+// 66 REX.W 0F 3A op ModRM imm8, a memory operand at [r14] (REX.B, rm 110).
+bool emit_pcmpestr(EmitContext& c) {
+    const Insn& in = *c.insn;
+    const bool rex_w = (in.zi.attributes & ZYDIS_ATTRIB_HAS_REX) && in.zi.raw.rex.W;
+    if (!rex_w) return emit_native_form(c);
+    switch (gate(c, form_of(c))) {
+    case Gate::Refuse: return false;
+    case Gate::Raised: return true;
+    case Gate::Emit: break;
+    }
+    if (in.visible_operands() != 3 || !is_xmm(in.ops[0]) || in.ops[2].type != ZYDIS_OPERAND_TYPE_IMMEDIATE)
+        return false;
+    const uint8_t dst = uint8_t(in.ops[0].reg.value - ZYDIS_REGISTER_XMM0);
+    const uint8_t opcode = uint8_t(in.zi.opcode), imm = uint8_t(in.ops[2].imm.value.u);
+    const ZydisDecodedOperand& src = in.ops[1];
+    if (is_xmm(src)) {
+        const uint8_t s = uint8_t(src.reg.value - ZYDIS_REGISTER_XMM0);
+        const uint8_t bytes[7] = {0x66, uint8_t(0x48 | (dst >> 3) << 2 | (s >> 3)), 0x0f, 0x3a, opcode,
+                                  uint8_t(0xc0 | (dst & 7) << 3 | (s & 7)), imm};
+        c.a.embed(bytes, 7);
+        return true;
+    }
+    if (src.type != ZYDIS_OPERAND_TYPE_MEMORY || src.mem.type != ZYDIS_MEMOP_TYPE_MEM) return false;
+    const uint8_t bytes[7] = {0x66, uint8_t(0x49 | (dst >> 3) << 2), 0x0f, 0x3a, opcode,
+                              uint8_t((dst & 7) << 3 | 6), imm};
+    c.access_memory(src, MemAccess::Read, [&c, bytes](const x86::Mem&) { c.a.embed(bytes, 7); });
     return true;
 }
 
@@ -534,6 +781,8 @@ EmitFn emitter_of(Kind k) {
     case Kind::Flush: return &emit_flush;
     case Kind::Ldmxcsr: return &emit_ldmxcsr;
     case Kind::Maskmovdqu: return &emit_maskmovdqu;
+    case Kind::Gpr: return &emit_gpr_form;
+    case Kind::Pcmpestr: return &emit_pcmpestr;
     }
     return nullptr;
 }
@@ -548,12 +797,12 @@ bool is_sse_form(const Insn& in) {
 
 bool emit_sse_movsd(EmitContext& c) {
     if (!is_sse_form(*c.insn)) return false;
-    return emit_same(c, x86::Inst::kIdMovsd, kFlagsOf[ZYDIS_MNEMONIC_MOVSD]);
+    return emit_same(c, x86::Inst::kIdMovsd, kFormOf[ZYDIS_MNEMONIC_MOVSD]);
 }
 
 bool emit_sse_cmpsd(EmitContext& c) {
     if (!is_sse_form(*c.insn)) return false;
-    return emit_same(c, x86::Inst::kIdCmpsd, kFlagsOf[ZYDIS_MNEMONIC_CMPSD]);
+    return emit_same(c, x86::Inst::kIdCmpsd, kFormOf[ZYDIS_MNEMONIC_CMPSD]);
 }
 
 void register_sse(EmitTable& t) {

@@ -22,7 +22,9 @@
 // so a pending #MF comes before a #PF of the access, as on hardware.
 // CR0.EM or CR0.TS: #NM (translation-mode bits); WAIT: #NM with TS and MP.
 #include "frontend/emit_table.h"
+#include "frontend/emit_x87.h"
 #include "frontend/x87_helpers.h"
+#include "machine/system.h"
 
 namespace hayate {
 
@@ -181,8 +183,9 @@ bool emit_fwait(EmitContext& c) {
     return true;
 }
 
-// FISTTP is SSE3, which CPUID does not advertise: #UD.
+// FISTTP is SSE3: advertised (and run as the host's) only where the host has it; #UD otherwise.
 bool emit_fisttp(EmitContext& c) {
+    if (cpu_has_simd(SimdExt::Sse3)) return emit_x87_same(c);
     raise_ud_here(c);
     return true;
 }
@@ -211,6 +214,13 @@ bool emit_fxsave(EmitContext& c) { return emit_image(c, X87Image::Fxsave); }
 bool emit_fxrstor(EmitContext& c) { return emit_image(c, X87Image::Fxrstor); }
 
 } // namespace
+
+void x87_make_live(EmitContext& c) { ensure_loaded(c); }
+
+void x87_wait_pending(EmitContext& c) {
+    mark_pending_site(c);
+    c.a.fwait();
+}
 
 void register_x87(EmitTable& t) {
     for (ZydisMnemonic m : {

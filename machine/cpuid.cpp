@@ -1,7 +1,8 @@
 // CPUID: one coherent model of the virtual CPU. It advertises exactly what the
 // translator implements, intersected with what the host can run natively for
 // the instructions the generated code executes on the host's units
-// (CX16, MOVBE, POPCNT, BMI1/2, LZCNT, RDRAND/RDSEED).
+// (CX16, MOVBE, POPCNT, BMI1/2, LZCNT, RDRAND/RDSEED, MMX, SSE3 to SSE4.2,
+// AES-NI, PCLMULQDQ).
 #include "machine/system.h"
 #include "machine/xsave.h"
 #include <cpuid.h>
@@ -39,13 +40,17 @@ constexpr char kBrand[49] = "Hayate virtual x86-64 CPU (translated)          ";
 constexpr uint32_t bit(unsigned n) { return 1u << n; }
 
 // Leaf 1 EDX: FPU DE PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV PAT PSE36 CLFSH FXSR SSE SSE2
-// (no VME, MCE, MCA, APIC, MMX, HTT).
+// (no VME, MCE, MCA, APIC, HTT); MMX where the host has it.
 constexpr uint32_t kLeaf1Edx = bit(0) | bit(2) | bit(3) | bit(4) | bit(5) | bit(6) | bit(8) | bit(11) |
                                bit(12) | bit(13) | bit(15) | bit(16) | bit(17) | bit(19) | bit(24) | bit(25) |
                                bit(26);
-// Leaf 1 ECX: PCID; only where the host has them: CX16, MOVBE, POPCNT, RDRAND.
+constexpr uint32_t kLeaf1EdxMmx = bit(23);
+constexpr uint32_t kLeaf1EdxHost = kLeaf1EdxMmx;
+// Leaf 1 ECX: PCID; only where the host has them: CX16, MOVBE, POPCNT, RDRAND and the SIMD
+// extensions SSE3, PCLMULQDQ, SSSE3, SSE4.1, SSE4.2, AES-NI (see cpu_has_simd).
 constexpr uint32_t kLeaf1Ecx = bit(17);
-constexpr uint32_t kLeaf1EcxHost = bit(13) | bit(22) | bit(23) | bit(30);
+constexpr uint32_t kLeaf1EcxSimd = bit(0) | bit(1) | bit(9) | bit(19) | bit(20) | bit(25);
+constexpr uint32_t kLeaf1EcxHost = bit(13) | bit(22) | bit(23) | bit(30) | kLeaf1EcxSimd;
 // Leaf 7 EBX: FSGSBASE, SMEP, INVPCID, SMAP (with STAC/CLAC), CLFLUSHOPT, CLWB; BMI1, BMI2, RDSEED as the
 // host.
 constexpr uint32_t kLeaf7Ebx = bit(0) | bit(7) | bit(10) | bit(20) | bit(23) | bit(24);
@@ -91,6 +96,20 @@ uint32_t cpuid_signature() { return 0x000606a1; } // family 6, model 0x6a, stepp
 bool cpu_has_rdrand() { return host().l1[2] & bit(30); }
 bool cpu_has_rdseed() { return host().l7[1] & bit(18); }
 
+bool cpu_has_simd(SimdExt ext) {
+    const HostCpuid& h = host();
+    switch (ext) {
+    case SimdExt::Mmx: return h.l1[3] & kLeaf1EdxMmx;
+    case SimdExt::Sse3: return h.l1[2] & bit(0);
+    case SimdExt::Pclmul: return h.l1[2] & bit(1);
+    case SimdExt::Ssse3: return h.l1[2] & bit(9);
+    case SimdExt::Sse41: return h.l1[2] & bit(19);
+    case SimdExt::Sse42: return h.l1[2] & bit(20);
+    case SimdExt::Aes: return h.l1[2] & bit(25);
+    }
+    return false;
+}
+
 uint64_t cr4_writable_bits() {
     // VME/PVI, MCE, LA57 stay reserved until their features exist.
     return cr4::DE | cr4::PSE | cr4::PAE | cr4::TSD | cr4::PGE | cr4::PCE | cr4::OSFXSR | cr4::OSXMMEXCPT |
@@ -120,7 +139,7 @@ void cpuid(const Vcpu& cpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4]) {
         // CLFLUSH line in 8-byte units; one logical processor; initial APIC ID.
         b = ((kLineSize / 8) << 8) | (1u << 16) | (uint32_t(cpu.index) << 24);
         c = kLeaf1Ecx | (h.l1[2] & kLeaf1EcxHost) | cpuid_leaf1_ecx_xsave(cpu.state);
-        d = kLeaf1Edx;
+        d = kLeaf1Edx | (h.l1[3] & kLeaf1EdxHost);
         break;
     case 2: a = 0x0000ff01; break; // one round; descriptor FFH: see leaf 4
     case 4: leaf4(subleaf, out); break;

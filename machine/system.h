@@ -26,6 +26,10 @@ constexpr unsigned kLinearAddrBits = 48; // no 5-level paging
 uint32_t cpuid_signature();              // CPUID.1:EAX, also EDX after RESET
 bool cpu_has_rdrand();                   // RDRAND/RDSEED run the host's: only where it has them
 bool cpu_has_rdseed();
+// SIMD extensions whose instructions run as the host's own: advertised in
+// CPUID and executed only where the host has them (#UD otherwise).
+enum class SimdExt : uint8_t { Mmx, Sse3, Ssse3, Sse41, Sse42, Aes, Pclmul };
+bool cpu_has_simd(SimdExt ext);
 uint64_t cr4_writable_bits();            // CR4 bits of advertised features; others are reserved
 uint64_t xcr0_supported_bits();          // XCR0 state components (0: XSAVE not advertised)
 // The guest's time-stamp counter (invariant, from the host's).

@@ -34,6 +34,13 @@ unsigned host_features() {
         if (c & (1u << 23)) f |= feat::kPopcnt;
         if (c & (1u << 22)) f |= feat::kMovbe;
         if (c & (1u << 13)) f |= feat::kCx16;
+        if (d & (1u << 23)) f |= feat::kMmx;
+        if (c & (1u << 0)) f |= feat::kSse3;
+        if (c & (1u << 1)) f |= feat::kPclmul;
+        if (c & (1u << 9)) f |= feat::kSsse3;
+        if (c & (1u << 19)) f |= feat::kSse41;
+        if (c & (1u << 20)) f |= feat::kSse42;
+        if (c & (1u << 25)) f |= feat::kAes;
     }
     if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
         if (b & (1u << 3)) f |= feat::kBmi1;

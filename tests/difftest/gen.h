@@ -17,6 +17,7 @@ using asmjit::Label;
 // Host CPU features a form needs (checked with CPUID; forms are skipped otherwise).
 namespace feat {
 constexpr unsigned kBmi1 = 1, kBmi2 = 2, kLzcnt = 4, kPopcnt = 8, kMovbe = 16, kCx16 = 32;
+constexpr unsigned kMmx = 64, kSse3 = 128, kSsse3 = 256, kSse41 = 512, kSse42 = 1024, kAes = 2048, kPclmul = 4096;
 }
 unsigned host_features();
 
@@ -114,6 +115,12 @@ std::vector<Form> forms_x87_arith();
 std::vector<Form> forms_x87_move();
 std::vector<Form> forms_x87_cmp();
 std::vector<Form> forms_x87_control();
+std::vector<Form> forms_sse3();
+std::vector<Form> forms_ssse3();
+std::vector<Form> forms_sse41();
+std::vector<Form> forms_sse42();
+std::vector<Form> forms_aes();
+std::vector<Form> forms_mmx();
 
 // Name of an asmjit instruction ("add").
 std::string inst_name(InstId id);

@@ -212,6 +212,8 @@ const std::vector<Family>& families() {
         {"sse_cvt", forms_sse_cvt},   {"sse_logic", forms_sse_logic}, {"sse_int", forms_sse_int},
         {"x87_arith", forms_x87_arith}, {"x87_move", forms_x87_move}, {"x87_cmp", forms_x87_cmp},
         {"x87_control", forms_x87_control},
+        {"sse3", forms_sse3},           {"ssse3", forms_ssse3},       {"sse41", forms_sse41},
+        {"sse42", forms_sse42},         {"aes", forms_aes},           {"mmx", forms_mmx},
     };
     return list;
 }
@@ -239,6 +241,12 @@ TEST_CASE("x87 arithmetic and transcendentals", "[x87_arith][x87]") { run_family
 TEST_CASE("x87 loads, stores, BCD, FXCH, FCMOV", "[x87_move][x87]") { run_family("x87_move"); }
 TEST_CASE("x87 compares", "[x87_cmp][x87]") { run_family("x87_cmp"); }
 TEST_CASE("x87 control", "[x87_control][x87]") { run_family("x87_control"); }
+TEST_CASE("SSE3", "[sse3][simd]") { run_family("sse3"); }
+TEST_CASE("SSSE3", "[ssse3][simd]") { run_family("ssse3"); }
+TEST_CASE("SSE4.1", "[sse41][simd]") { run_family("sse41"); }
+TEST_CASE("SSE4.2: string compares, CRC32, PCMPGTQ", "[sse42][simd]") { run_family("sse42"); }
+TEST_CASE("AES-NI, PCLMULQDQ", "[aes][simd]") { run_family("aes"); }
+TEST_CASE("MMX and the MMX forms of SSE/SSSE3", "[mmx]") { run_family("mmx"); }
 
 // The translator fed random bytes as guest code, from random registers and
 // data: whatever the guest does (fault, loop, triple fault, wreck its own
