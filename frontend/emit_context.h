@@ -65,6 +65,7 @@ class EmitContext {
     const Insn* insn = nullptr; // the instruction being emitted
     bool block_ended = false;   // set by emitters that end the block (jumps, mode changes)
     bool x87_loaded = false;    // the block's x87 instructions have loaded the guest x87 state (emit_x87.cpp)
+    bool ymm_dirty_marked = false; // CpuState.ymm_dirty is known set at this point (emit_avx.cpp)
 
     // --- registers ---
     // The host operand of a Zydis GPR (host register or CpuState slot).

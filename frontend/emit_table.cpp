@@ -20,6 +20,7 @@ EmitTable::EmitTable() {
     register_sse(*this);
     register_x87(*this);
     register_xsave(*this);
+    register_avx(*this);
     register_misc(*this);
 }
 

@@ -52,6 +52,7 @@ void register_system(EmitTable& t);
 void register_sse(EmitTable& t);
 void register_x87(EmitTable& t);
 void register_xsave(EmitTable& t);
+void register_avx(EmitTable& t);
 void register_misc(EmitTable& t);
 
 } // namespace hayate

@@ -218,6 +218,7 @@ bool emit_xsave_family(EmitContext& c, Op op) {
     const int seg = zydis_seg_index(mem->mem.segment);
     const bool rex_w = (in.zi.attributes & ZYDIS_ATTRIB_HAS_REX) && in.zi.raw.rex.W;
     c.call_helper(&helper_xsave, arg_of(op, rex_w, seg < 0 ? DS : seg), true);
+    if (op == Op::Xrstor) c.ymm_dirty_marked = false; // it may have initialised the upper halves
     return true;
 }
 

@@ -63,7 +63,11 @@ bool raises_data_fault(const Insn& in) {
     case ZYDIS_MNEMONIC_COMISS:
     case ZYDIS_MNEMONIC_COMISD:
     case ZYDIS_MNEMONIC_UCOMISS:
-    case ZYDIS_MNEMONIC_UCOMISD: return true;
+    case ZYDIS_MNEMONIC_UCOMISD:
+    case ZYDIS_MNEMONIC_VCOMISS:
+    case ZYDIS_MNEMONIC_VCOMISD:
+    case ZYDIS_MNEMONIC_VUCOMISS:
+    case ZYDIS_MNEMONIC_VUCOMISD: return true;
     default: return false;
     }
 }

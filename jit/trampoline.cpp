@@ -32,6 +32,50 @@ void emit_load_xmm(x86::Assembler& a) {
         a.movdqa(x86::xmm(i), state_field(offsetof(CpuState, xmm) + i * 16, 16));
 }
 
+// AVX: while CpuState.ymm_dirty is set the host YMM registers hold the
+// guest's upper halves; C++ code gets them in CpuState.ymm_high and runs with
+// clean upper halves (VZEROUPPER: no SSE/AVX transition penalty in host
+// code). Nothing but one compare while the guest has none (ymm_dirty clear,
+// the host's upper halves are zero). Clobbers the flags.
+bool host_has_avx() {
+    static const bool avx = [] {
+        __builtin_cpu_init();
+        return bool(__builtin_cpu_supports("avx"));
+    }();
+    return avx;
+}
+
+void emit_store_ymm_high(x86::Assembler& a) {
+    if (!host_has_avx()) return;
+    Label skip = a.newLabel();
+    a.cmp(HAYATE_STATE(ymm_dirty), Imm(0));
+    a.je(skip);
+    for (uint32_t i = 0; i < 16; i++)
+        a.vextractf128(state_field(offsetof(CpuState, ymm_high) + i * 16, 16), x86::ymm(i), Imm(1));
+    a.vzeroupper();
+    a.bind(skip);
+}
+
+// After emit_load_xmm. When the guest's upper halves are zero but its XCR0
+// enables AVX, VZEROUPPER makes sure the host's are too (host code that left
+// them dirty must not leak into the guest).
+void emit_load_ymm_high(x86::Assembler& a, bool at_entry) {
+    if (!host_has_avx()) return;
+    Label clean = a.newLabel(), done = a.newLabel();
+    a.cmp(HAYATE_STATE(ymm_dirty), Imm(0));
+    a.je(clean);
+    for (uint32_t i = 0; i < 16; i++)
+        a.vinsertf128(x86::ymm(i), x86::ymm(i), state_field(offsetof(CpuState, ymm_high) + i * 16, 16), Imm(1));
+    a.jmp(done);
+    a.bind(clean);
+    if (at_entry) {
+        a.test(state_field(offsetof(CpuState, xcr0), 1), Imm(4));
+        a.jz(done);
+        a.vzeroupper();
+    }
+    a.bind(done);
+}
+
 // x87: when the host unit holds the guest's state (CpuState.x87_live), it
 // goes to CpuState before C++ code runs. FNSAVE also re-initialises the unit
 // (empty stack, nothing pending), so no guest exception can surface in host
@@ -103,6 +147,7 @@ Thunks build_thunks(CodeBuffer& buffer) {
     a.lea(x86::rax, x86::ptr(x87_load));
     a.mov(HAYATE_STATE(x87_ensure), x86::rax);
     emit_load_xmm(a);
+    emit_load_ymm_high(a, true);
     emit_load_flags(a);
     emit_load_gprs(a);
     a.jmp(kT0);
@@ -115,6 +160,7 @@ Thunks build_thunks(CodeBuffer& buffer) {
     emit_store_gprs(a);
     emit_merge_flags_from(a, kT1);
     emit_store_xmm(a);
+    emit_store_ymm_high(a);
     emit_x87_save(a);
     // Helpers run under the host's MXCSR: a guest that unmasked an exception
     // must not make C++ code trap. load_state puts the guest's back.
@@ -127,6 +173,7 @@ Thunks build_thunks(CodeBuffer& buffer) {
     a.bind(load);
     emit_x87_load(a);
     emit_load_xmm(a);
+    emit_load_ymm_high(a, false);
     emit_load_flags(a);
     emit_load_gprs(a);
     a.ret();
@@ -139,6 +186,7 @@ Thunks build_thunks(CodeBuffer& buffer) {
     emit_store_gprs(a);
     emit_merge_flags_from(a, kT1);
     emit_store_xmm(a);
+    emit_store_ymm_high(a);
     emit_x87_save(a);
     // fallthrough
     a.bind(exit_nosave);

@@ -32,7 +32,7 @@ const HostAvx& host() {
 } // namespace
 
 // Set once frontend/emit_avx.cpp translates the VEX instructions.
-constexpr bool kVexImplemented = false;
+constexpr bool kVexImplemented = true;
 
 bool cpu_has_avx(AvxExt ext) {
     if (!kVexImplemented) return false;

@@ -461,6 +461,26 @@ static void test_avx(void)
     FAULT("vmovaps 16(%%rdi), %%ymm0", 13);
     FAULT("vmovaps 8(%%rdi), %%xmm0", 13);
     __asm__ volatile("vmovups 8(%0), %%ymm0\n vaddps 4(%0), %%ymm0, %%ymm0" ::"r"(ymm_buf) : "xmm0");
+    /* Masked load: unselected elements read as zero. */
+    static const u32 src[8] = {10, 11, 12, 13, 14, 15, 16, 17};
+    static const u32 sel[8] = {0x80000000u, 0, 0x80000000u, 0, 0, 0, 0, 0x80000000u};
+    u32 got[8];
+    __asm__ volatile("vmovdqu %1, %%ymm2\n vmaskmovps %2, %%ymm2, %%ymm3\n vmovdqu %%ymm3, %0"
+                     : "=m"(got) : "m"(sel), "m"(src) : "xmm2", "xmm3", "memory");
+    CHECK_EQ(got[0], 10);
+    CHECK_EQ(got[1], 0);
+    CHECK_EQ(got[2], 12);
+    CHECK_EQ(got[7], 17);
+    if (b & (1u << 5)) { /* AVX2: a gather; the mask ends all zero */
+        static const u32 idx[8] = {7, 6, 5, 4, 3, 2, 1, 0};
+        u32 msk[8];
+        __asm__ volatile("vmovdqu %2, %%ymm4\n vpcmpeqd %%ymm2, %%ymm2, %%ymm2\n vpxor %%ymm3, %%ymm3, %%ymm3\n"
+                         " vpgatherdd %%ymm2, (%3,%%ymm4,4), %%ymm3\n vmovdqu %%ymm3, %0\n vmovdqu %%ymm2, %1"
+                         : "=m"(got), "=m"(msk) : "m"(idx), "r"(src) : "xmm2", "xmm3", "xmm4", "memory");
+        CHECK_EQ_SDM(got[0], 17, "VPGATHERDD loads element i from base + index[i] * scale");
+        CHECK_EQ_SDM(got[7], 10, "VPGATHERDD loads element i from base + index[i] * scale");
+        CHECK_EQ(msk[0] | msk[3] | msk[7], 0);
+    }
     __asm__ volatile("vzeroupper");
     xsetbv(3);
 }
