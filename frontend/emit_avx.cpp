@@ -22,10 +22,11 @@
 //     clean the dirty mark), VLDMXCSR (reserved bits), VMASKMOVDQU (implicit
 //     [RDI] store), VMASKMOV/VPMASKMOV (only the selected elements may fault:
 //     a helper) and the AVX2 gathers (element-wise with a mask: a helper).
-// VPCLMULQDQ and the VEX AES instructions need PCLMULQDQ/AES-NI besides AVX
-// and are not here (#UD, logged).
+// The VEX.128 forms of AES-NI and PCLMULQDQ need those extensions besides
+// AVX (their VEX.256 forms are VAES/VPCLMULQDQ, not implemented: #UD, logged).
 #include "frontend/emit_table.h"
 #include "frontend/helpers.h"
+#include "machine/system.h"
 #include "machine/vcpu.h"
 #include "machine/xsave.h"
 #include <array>
@@ -409,6 +410,13 @@ constexpr Form kForms[] = {
     F(VXORPS, N, Native),
     F(VZEROALL, N, Vzero),
     F(VZEROUPPER, N, Vzero),
+    F(VPCLMULQDQ, N, Native),
+    F(VAESENC, N, Native),
+    F(VAESENCLAST, N, Native),
+    F(VAESDEC, N, Native),
+    F(VAESDECLAST, N, Native),
+    F(VAESIMC, N, Native),
+    F(VAESKEYGENASSIST, N, Native),
 };
 #undef F
 
@@ -590,6 +598,7 @@ bool host_has_ext(ZydisISAExt ext) {
     case ZYDIS_ISA_EXT_AVX2GATHER: return cpu_has_avx(AvxExt::Avx2);
     case ZYDIS_ISA_EXT_FMA: return cpu_has_avx(AvxExt::Fma);
     case ZYDIS_ISA_EXT_F16C: return cpu_has_avx(AvxExt::F16c);
+    case ZYDIS_ISA_EXT_AVXAES: return cpu_has_avx(AvxExt::Avx) && cpu_has_simd(SimdExt::Aes);
     default: return false;
     }
 }
@@ -600,6 +609,7 @@ Gate gate(EmitContext& c) {
     const Insn& in = *c.insn;
     if (in.zi.encoding != ZYDIS_INSTRUCTION_ENCODING_VEX || !host_has_ext(in.zi.meta.isa_ext))
         return Gate::Refuse;
+    if (in.mnemonic() == ZYDIS_MNEMONIC_VPCLMULQDQ && !cpu_has_simd(SimdExt::Pclmul)) return Gate::Refuse;
     uint8_t vector = 0;
     if (!(c.mode & mode::kProtected) || (c.mode & mode::kVm86) || !(c.mode & mode::kAvxOk))
         vector = 6;

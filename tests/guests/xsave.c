@@ -481,6 +481,24 @@ static void test_avx(void)
         CHECK_EQ_SDM(got[7], 10, "VPGATHERDD loads element i from base + index[i] * scale");
         CHECK_EQ(msk[0] | msk[3] | msk[7], 0);
     }
+    /* VEX.128 AES-NI and PCLMULQDQ (with their CPUID bits) agree with the legacy forms. */
+    cpuid(1, 0, &a, &b, &c, &d);
+    static const u64 ka[2] = {0x0123456789abcdefull, 0x1122334455667788ull}, kb[2] = {0xfedcba9876543210ull, 7};
+    u64 legacy[2], vex[2];
+    if (c & (1u << 25)) {
+        __asm__ volatile("movdqu %2, %%xmm1\n movdqu %3, %%xmm2\n movdqa %%xmm1, %%xmm3\n aesenc %%xmm2, %%xmm3\n"
+                         " movdqu %%xmm3, %0\n vaesenc %%xmm2, %%xmm1, %%xmm4\n movdqu %%xmm4, %1"
+                         : "=m"(legacy), "=m"(vex) : "m"(ka), "m"(kb) : "xmm1", "xmm2", "xmm3", "xmm4", "memory");
+        CHECK_EQ(legacy[0], vex[0]);
+        CHECK_EQ(legacy[1], vex[1]);
+    }
+    if (c & (1u << 1)) {
+        __asm__ volatile("movdqu %2, %%xmm1\n movdqu %3, %%xmm2\n movdqa %%xmm1, %%xmm3\n pclmulqdq $0x11, %%xmm2, %%xmm3\n"
+                         " movdqu %%xmm3, %0\n vpclmulqdq $0x11, %%xmm2, %%xmm1, %%xmm4\n movdqu %%xmm4, %1"
+                         : "=m"(legacy), "=m"(vex) : "m"(ka), "m"(kb) : "xmm1", "xmm2", "xmm3", "xmm4", "memory");
+        CHECK_EQ(legacy[0], vex[0]);
+        CHECK_EQ(legacy[1], vex[1]);
+    }
     __asm__ volatile("vzeroupper");
     xsetbv(3);
 }
