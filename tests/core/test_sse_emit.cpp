@@ -293,14 +293,13 @@ const Case kCases16[] = {
 };
 
 // Forms outside the family: MMX registers and VEX encodings.
-const Case kRefused64[] = {
+const Case kMmx64[] = {
     {"paddb mm0, mm1", {0x0f, 0xfc, 0xc1}},
     {"movq mm0, [rax]", {0x0f, 0x6f, 0x00}},
     {"movd mm0, eax", {0x0f, 0x6e, 0xc0}},
     {"pmovmskb eax, mm1", {0x0f, 0xd7, 0xc1}},
     {"pextrw eax, mm1, 1", {0x0f, 0xc5, 0xc1, 0x01}},
     {"cvtpi2ps xmm0, mm1", {0x0f, 0x2a, 0xc1}},
-    {"vaddps xmm0, xmm1, xmm2", {0xc5, 0xf0, 0x58, 0xc2}},
 };
 
 constexpr uint32_t kMode64 = mode::kCode64 | mode::kLongMode | mode::kProtected | mode::kFlat | mode::kSseOk;
@@ -491,12 +490,18 @@ TEST_CASE("sse: 64-bit mask destinations use the 32-bit host form", "[sse]") {
     CHECK(disassemble(g.code) == std::vector<std::string>{"movmskpd eax, xmm1"});
 }
 
-TEST_CASE("sse: MMX and VEX forms are refused", "[sse]") {
-    for (const Case& k : kRefused64) {
+TEST_CASE("sse: MMX forms translate; VEX forms raise #UD without OS-enabled AVX state", "[sse]") {
+    for (const Case& k : kMmx64) {
         INFO(k.text);
         Emitted e = emit_one(64, k.bytes, kMode64);
-        CHECK_FALSE(e.handled);
+        CHECK(e.handled);
+        CHECK_FALSE(e.asm_error);
+        CHECK_FALSE(e.block_ended);
     }
+    // vaddps xmm0, xmm1, xmm2 in a mode without kAvxOk (CR4.OSXSAVE / XCR0 AVX clear).
+    Emitted v = emit_one(64, {0xc5, 0xf0, 0x58, 0xc2}, kMode64);
+    CHECK(v.handled);
+    CHECK(v.block_ended);
 }
 
 TEST_CASE("sse: legacy 16-byte memory operands are alignment-checked", "[sse]") {
