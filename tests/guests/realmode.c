@@ -10,7 +10,8 @@
  *    above 0xffff faults in a 64 KiB segment);
  *  - unreal mode: FS keeps the 4 GiB limit it had in protected mode, also
  *    after a real-mode reload of FS (the base changes, the limit stays);
- *  - far CALL/RET, and the way back up: CR0.PE set, 32-bit far jump.
+ *  - far CALL/RET, and the way back up: CR0.PE set, 32-bit far jump;
+ *  - FNSAVE's 16- and 32-bit real-mode images (20-bit linear FIP, FOP).
  *
  * EXPECT-EXIT: 1
  * EXPECT-OUTPUT: real mode ok
@@ -20,7 +21,7 @@
 
 extern u64 gdt[];
 extern u8 gdt_ptr[];
-extern u8 rm_blob[], rm_blob_end[], rm_gp_insn[];
+extern u8 rm_blob[], rm_blob_end[], rm_gp_insn[], rm_fld1_a[], rm_fld1_b[];
 void rm_run(void);
 
 #define RM_BASE 0x8000
@@ -91,6 +92,28 @@ static void real_mode(void) {
     CHECK_EQ(REC[R_UNREAL], 0x5eed1234);
     CHECK_EQ(REC[R_UNREAL_RELOAD], 0x0ddba11);
     CHECK_EQ(REC[R_FARCALL], 0xfa2ca11);
+
+    /* FNSAVE images after FNINIT; FLD1 (opcode D9 E8: FOP 0x1e8), both at
+     * CS = 0x0800: FIP is the 20-bit linear address. */
+    const volatile u16 *s16 = (const volatile u16 *)0x7100;
+    const u32 fip_a = RM_BASE + (u32)(rm_fld1_a - rm_blob);
+    CHECK_EQ(s16[0], 0x037f); /* FCW */
+    CHECK_EQ(s16[1], 0x3800); /* FSW: TOP = 7 */
+    CHECK_EQ(s16[2], 0x3fff); /* FTW: physical register 7 valid, the rest empty */
+    CHECK_EQ_SDM(s16[3], fip_a & 0xffff, "the real-mode FSAVE image holds the 20-bit linear FIP");
+    CHECK_EQ(s16[4] >> 12, fip_a >> 16);
+    CHECK_EQ_SDM(s16[4] & 0x7ff, 0x1e8, "the real-mode FSAVE image holds the last x87 opcode");
+    CHECK_EQ(*(const volatile u64 *)(0x7100 + 14), 0x8000000000000000ull); /* ST0 = 1.0 */
+    CHECK_EQ(s16[7 + 4], 0x3fff);
+    const volatile u32 *s32 = (const volatile u32 *)0x7200;
+    const u32 fip_b = RM_BASE + (u32)(rm_fld1_b - rm_blob);
+    CHECK_EQ(s32[0] & 0xffff, 0x037f);
+    CHECK_EQ(s32[1] & 0xffff, 0x3800);
+    CHECK_EQ(s32[2] & 0xffff, 0x3fff);
+    CHECK_EQ_SDM(s32[3] & 0xffff, fip_b & 0xffff, "the real-mode FSAVE image holds the 20-bit linear FIP");
+    CHECK_EQ((s32[4] >> 12) & 0xffff, fip_b >> 16);
+    CHECK_EQ_SDM(s32[4] & 0x7ff, 0x1e8, "the real-mode FSAVE image holds the last x87 opcode");
+    CHECK_EQ(*(const volatile u64 *)(0x7200 + 28), 0x8000000000000000ull);
 }
 
 int main(void) {

@@ -163,6 +163,20 @@ rm_gp_insn:
         addr32 mov %fs:4(%esi), %eax
         mov %eax, REC + R_UNREAL_RELOAD
 
+        /* FNSAVE in real mode: the 16-bit (94-byte) and 32-bit (108-byte)
+         * real-mode layouts, with the 20-bit linear FIP and the opcode. */
+        fninit
+        .globl rm_fld1_a
+rm_fld1_a:
+        fld1
+        fnsave 0x7100
+        fninit
+        .globl rm_fld1_b
+rm_fld1_b:
+        fld1
+        data32 fnsave 0x7200
+        fninit
+
         /* Far call and far return in real mode. */
         xor %eax, %eax
         lcall $RM_SEG, $(far_sub - rm_blob)
