@@ -46,6 +46,25 @@ std::string x87_text(const uint8_t* r) {
     return fmt("%04x_%016" PRIx64, unsigned(r[8] | r[9] << 8), m);
 }
 
+bool any_nonzero(const uint8_t (&v)[16][16]) {
+    for (const auto& x : v)
+        for (uint8_t b : x)
+            if (b) return true;
+    return false;
+}
+
+// Vector registers: XMMn, or YMMn (upper half first) when `high` is given.
+std::string vec_text(const uint8_t* low, const uint8_t* high) {
+    return high ? xmm_text(high) + "_" + xmm_text(low) : xmm_text(low);
+}
+
+void describe_vectors(std::string& out, const uint8_t (&xmm)[16][16], const uint8_t (&high)[16][16]) {
+    const bool ymm = any_nonzero(high);
+    for (int i = 0; i < 16; i++)
+        out += fmt("  %s%-2d=%s%s", ymm ? "ymm" : "xmm", i, vec_text(xmm[i], ymm ? high[i] : nullptr).c_str(),
+                   (ymm || i % 2) ? "\n" : "");
+}
+
 template <typename F> void for_each_insn(const std::vector<uint8_t>& code, F&& f) {
     ZydisDecoder dec;
     ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
@@ -91,9 +110,7 @@ std::string describe_state(const RegState& s, bool with_xmm) {
     for (int i = 0; i < 16; i++)
         out += fmt("  %-3s=%016" PRIx64 "%s", kGprNames[i], s.gpr[i], (i % 4 == 3) ? "\n" : "");
     out += fmt("  rflags=%08" PRIx64 " [%s] mxcsr=%08x\n", s.rflags, flags_text(s.rflags).c_str(), s.mxcsr);
-    if (with_xmm)
-        for (int i = 0; i < 16; i++)
-            out += fmt("  xmm%-2d=%s%s", i, xmm_text(s.xmm[i]).c_str(), (i % 2) ? "\n" : "");
+    if (with_xmm) describe_vectors(out, s.xmm, s.ymm_high);
     return out;
 }
 
@@ -104,6 +121,8 @@ std::string describe_result(const RunResult& r, bool with_xmm) {
                               r.vector, r.fault_rip, r.fault_rflags, flags_text(r.fault_rflags).c_str());
         for (int i = 0; i < 16; i++)
             out += fmt("  %-3s=%016" PRIx64 "%s", kGprNames[i], r.fault_gpr[i], (i % 4 == 3) ? "\n" : "");
+        out += fmt("  mxcsr at the fault=%08x\n", r.fault_mxcsr);
+        if (with_xmm) describe_vectors(out, r.fault_xmm, r.fault_ymm_high);
         return out;
     }
     return describe_state(r.regs, with_xmm);
@@ -136,6 +155,14 @@ Comparison compare(const Case& c, const RunResult& n, const RunResult& g, uint64
         if (fn != fg)
             differ(
                 fmt("rflags at fault: native %s, hayate %s", flags_text(fn).c_str(), flags_text(fg).c_str()));
+        if (n.fault_mxcsr != g.fault_mxcsr)
+            differ(fmt("mxcsr at fault: native %08x, hayate %08x", n.fault_mxcsr, g.fault_mxcsr));
+        for (int i = 0; i < 16; i++)
+            if (std::memcmp(n.fault_xmm[i], g.fault_xmm[i], 16) ||
+                std::memcmp(n.fault_ymm_high[i], g.fault_ymm_high[i], 16))
+                differ(fmt("ymm%d at fault: native %s, hayate %s", i,
+                           vec_text(n.fault_xmm[i], n.fault_ymm_high[i]).c_str(),
+                           vec_text(g.fault_xmm[i], g.fault_ymm_high[i]).c_str()));
         return cmp;
     }
     for (int i = 0; i < 16; i++)
@@ -158,6 +185,10 @@ Comparison compare(const Case& c, const RunResult& n, const RunResult& g, uint64
         if (std::memcmp(n.regs.xmm[i], g.regs.xmm[i], 16))
             differ(fmt("xmm%d: native %s, hayate %s", i, xmm_text(n.regs.xmm[i]).c_str(),
                        xmm_text(g.regs.xmm[i]).c_str()));
+    for (int i = 0; i < 16; i++)
+        if (std::memcmp(n.regs.ymm_high[i], g.regs.ymm_high[i], 16))
+            differ(fmt("ymm%d bits 255:128: native %s, hayate %s", i, xmm_text(n.regs.ymm_high[i]).c_str(),
+                       xmm_text(g.regs.ymm_high[i]).c_str()));
     if (n.regs.mxcsr != g.regs.mxcsr)
         differ(fmt("mxcsr: native %08x, hayate %08x", n.regs.mxcsr, g.regs.mxcsr));
     {

@@ -24,6 +24,11 @@ constexpr uint64_t kDataAddr = 0x10000000;       // data buffer (both sides)
 constexpr uint64_t kDataSize = 0x8000;
 constexpr uint64_t kStackTop = kDataAddr + 0x7800; // default RSP region: [0x5000, 0x8000)
 
+// True when the host CPU and OS run AVX (CPUID AVX and OSXSAVE, XCR0 SSE|AVX):
+// both runners then carry the YMM upper halves and the guest gets
+// CR4.OSXSAVE and XCR0 = x87|SSE|AVX.
+bool host_has_avx();
+
 // Flags compared: OSZAPC and DF.
 constexpr uint64_t kFlagMask = 0x8d5 | 0x400;
 
@@ -31,6 +36,9 @@ struct RegState {
     uint64_t gpr[16] = {};
     uint64_t rflags = 2;
     alignas(16) uint8_t xmm[16][16] = {};
+    // Bits 255:128 of YMM0-15 (loaded, kept and compared only where the host
+    // has AVX; zero otherwise).
+    alignas(16) uint8_t ymm_high[16][16] = {};
     uint32_t mxcsr = 0x1f80;
     // x87 state as FNSAVE stores it (32-bit protected-mode layout). Only FCW,
     // FSW, FTW and the registers are set and compared (the pointers are
@@ -45,6 +53,11 @@ struct RunResult {
     uint64_t fault_rip = 0; // RIP the exception reported
     uint64_t fault_rflags = 0;
     uint64_t fault_gpr[16] = {}; // registers at the fault (RSP: the interrupted RSP)
+    // Vector state at the fault (an #XM leaves the registers unchanged and
+    // the exception's flag set in MXCSR).
+    alignas(16) uint8_t fault_xmm[16][16] = {};
+    alignas(16) uint8_t fault_ymm_high[16][16] = {};
+    uint32_t fault_mxcsr = 0;
     std::string error;           // the run itself failed (setup, timeout, triple fault)
 };
 

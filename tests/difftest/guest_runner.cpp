@@ -118,6 +118,12 @@ class GuestRunner final : public Runner {
         s.eflags = (c.init.rflags & kFlagMask) | 0x202; // IF=1, as the native side runs (PUSHF sees it)
         std::memcpy(s.xmm, c.init.xmm, sizeof s.xmm);
         s.mxcsr = c.init.mxcsr;
+        // The YMM upper halves (CpuState keeps them in ymm_high while
+        // ymm_dirty is set, and they are all zero while it is clear).
+        std::memcpy(s.ymm_high, c.init.ymm_high, sizeof s.ymm_high);
+        s.ymm_dirty = 0;
+        for (const auto& half : c.init.ymm_high)
+            for (uint8_t byte : half) s.ymm_dirty |= byte != 0;
         std::memcpy(s.x87_image, c.init.x87, sizeof s.x87_image);
         s.x87_fip = s.x87_fdp = 0;
         s.x87_fcs = s.x87_fds = s.x87_fop = 0;
@@ -169,6 +175,9 @@ class GuestRunner final : public Runner {
             out.fault_rflags = frame[2];
             std::memcpy(out.fault_gpr, s.gpr, sizeof s.gpr);
             out.fault_gpr[RSP] = frame[3];
+            out.fault_mxcsr = s.mxcsr;
+            std::memcpy(out.fault_xmm, s.xmm, sizeof s.xmm);
+            read_ymm_high(s, out.fault_ymm_high);
             return out;
         }
         uint64_t end = kSnippetAddr + code.size();
@@ -184,7 +193,15 @@ class GuestRunner final : public Runner {
         std::memcpy(out.regs.xmm, s.xmm, sizeof s.xmm);
         out.regs.mxcsr = s.mxcsr;
         std::memcpy(out.regs.x87, s.x87_image, sizeof out.regs.x87);
+        read_ymm_high(s, out.regs.ymm_high);
         return out;
+    }
+
+    static void read_ymm_high(const CpuState& s, uint8_t out[16][16]) {
+        if (s.ymm_dirty)
+            std::memcpy(out, s.ymm_high, sizeof s.ymm_high);
+        else
+            std::memset(out, 0, sizeof s.ymm_high);
     }
 
     bool broken() const override { return broken_; }
@@ -255,6 +272,13 @@ class GuestRunner final : public Runner {
         s.cr0 = cr0::PE | cr0::MP | cr0::ET | cr0::NE | cr0::WP | cr0::PG;
         s.cr3 = kPml4;
         s.cr4 = cr4::PAE | cr4::OSFXSR | cr4::OSXMMEXCPT;
+        // As the host's OS does: VEX instructions run where the host has AVX.
+        if (host_has_avx()) {
+            s.cr4 |= cr4::OSXSAVE;
+            s.xcr0 = 7; // x87 | SSE | AVX
+        } else {
+            s.xcr0 = 1;
+        }
         s.efer = efer::LME | efer::LMA | efer::NXE;
         cpu.set_segment(CS, 0x08, 0, 0xffffffff, 0x9b | segattr::kLong | segattr::kGran);
         for (SegReg r : {SS, DS, ES})

@@ -3,8 +3,9 @@
 // Fixed mappings: a code region (prologue, snippet, epilogue), a register
 // save area below 2 GiB (so the prologue and epilogue address it with
 // absolute 32-bit displacements and need no free register), and the data
-// buffer. The prologue loads every GPR (RSP included), RFLAGS, MXCSR and the
-// XMM registers from the save area; the snippet runs; a jump at its end goes
+// buffer. The prologue loads every GPR (RSP included), RFLAGS, MXCSR, the
+// XMM registers and (where the host has AVX) the YMM upper halves from the
+// save area; the snippet runs; a jump at its end goes
 // to the epilogue, which stores everything back and returns to C++.
 // Exceptions (#DE, #PF, #GP, #UD, #XM ...) arrive as signals on an alternate
 // stack; the handler takes the vector from the kernel's trap number and the
@@ -15,6 +16,7 @@
 #include "tests/difftest/difftest.h"
 #include <asmjit/x86.h>
 #include <csetjmp>
+#include <cpuid.h>
 #include <csignal>
 #include <cstddef>
 #include <cstdio>
@@ -38,6 +40,7 @@ struct NativeArea {
     uint64_t pad;
     alignas(16) uint8_t xmm[16][16];
     alignas(16) uint8_t x87[108];
+    alignas(16) uint8_t ymm_high[16][16];
 };
 static_assert(offsetof(NativeArea, xmm) % 16 == 0);
 
@@ -74,7 +77,30 @@ volatile sig_atomic_t g_active = 0;
 struct {
     int trapno;
     uint64_t rip, rflags, gpr[16];
+    uint32_t mxcsr;
+    uint8_t xmm[16][16], ymm_high[16][16];
 } g_fault;
+
+// The vector state in a signal frame: the FXSAVE image, followed (when the
+// kernel saved with XSAVE, marked by FP_XSTATE_MAGIC1 in its software bytes)
+// by the XSAVE header and the standard-format AVX component at offset 576.
+void save_fault_vectors(const ucontext_t* uc) {
+    const auto* fx = reinterpret_cast<const uint8_t*>(uc->uc_mcontext.fpregs);
+    std::memset(g_fault.ymm_high, 0, sizeof g_fault.ymm_high);
+    if (!fx) {
+        g_fault.mxcsr = 0;
+        std::memset(g_fault.xmm, 0, sizeof g_fault.xmm);
+        return;
+    }
+    std::memcpy(&g_fault.mxcsr, fx + 24, 4);
+    std::memcpy(g_fault.xmm, fx + 160, sizeof g_fault.xmm);
+    uint32_t magic1;
+    std::memcpy(&magic1, fx + 464, 4);
+    if (magic1 != 0x46505853u) return;
+    uint64_t xstate_bv;
+    std::memcpy(&xstate_bv, fx + 512, 8);
+    if (xstate_bv & 4) std::memcpy(g_fault.ymm_high, fx + 576, sizeof g_fault.ymm_high);
+}
 
 sigjmp_buf g_protect_jump;
 volatile sig_atomic_t g_protect_active = 0;
@@ -108,6 +134,7 @@ void on_signal(int sig, siginfo_t* info, void* ctx) {
     g_fault.rip = uint64_t(r[REG_RIP]);
     g_fault.rflags = uint64_t(r[REG_EFL]);
     g_fault.trapno = int(r[REG_TRAPNO]);
+    save_fault_vectors(uc);
     siglongjmp(g_jump, 1);
 }
 
@@ -158,6 +185,7 @@ class NativeRunner final : public Runner {
         a->mxcsr = c.init.mxcsr;
         std::memcpy(a->xmm, c.init.xmm, sizeof a->xmm);
         std::memcpy(a->x87, c.init.x87, sizeof a->x87);
+        std::memcpy(a->ymm_high, c.init.ymm_high, sizeof a->ymm_high);
 
         uint32_t host_mxcsr = 0x1f80;
         __asm__ volatile("stmxcsr %0" : "=m"(host_mxcsr));
@@ -170,6 +198,7 @@ class NativeRunner final : public Runner {
             out.regs.mxcsr = a->mxcsr;
             std::memcpy(out.regs.xmm, a->xmm, sizeof a->xmm);
             std::memcpy(out.regs.x87, a->x87, sizeof a->x87);
+            if (host_has_avx()) std::memcpy(out.regs.ymm_high, a->ymm_high, sizeof a->ymm_high);
         } else {
             // The signal handler ran on a fresh x87 unit; make sure C++ gets one.
             __asm__ volatile("fninit");
@@ -178,6 +207,10 @@ class NativeRunner final : public Runner {
             out.fault_rip = g_fault.rip;
             out.fault_rflags = g_fault.rflags;
             std::memcpy(out.fault_gpr, g_fault.gpr, sizeof g_fault.gpr);
+            out.fault_mxcsr = g_fault.mxcsr;
+            std::memcpy(out.fault_xmm, g_fault.xmm, sizeof g_fault.xmm);
+            std::memcpy(out.fault_ymm_high, g_fault.ymm_high, sizeof g_fault.ymm_high);
+            if (host_has_avx()) __asm__ volatile("vzeroupper");
         }
         out.data.assign(reinterpret_cast<uint8_t*>(kDataAddr),
                         reinterpret_cast<uint8_t*>(kDataAddr) + kDataSize);
@@ -195,6 +228,10 @@ class NativeRunner final : public Runner {
             a.ldmxcsr(abs_mem(offsetof(NativeArea, mxcsr), 4));
             for (int i = 0; i < 16; i++)
                 a.movdqu(x86::xmm(i), abs_mem(offsetof(NativeArea, xmm) + 16 * i, 16));
+            if (host_has_avx())
+                for (int i = 0; i < 16; i++)
+                    a.vinsertf128(x86::ymm(i), x86::ymm(i), abs_mem(offsetof(NativeArea, ymm_high) + 16 * i, 16),
+                                  asmjit::Imm(1));
             a.frstor(abs_mem(offsetof(NativeArea, x87), 108));
             a.push(abs_mem(offsetof(NativeArea, rflags), 8));
             a.popfq();
@@ -210,6 +247,12 @@ class NativeRunner final : public Runner {
             a.stmxcsr(abs_mem(offsetof(NativeArea, mxcsr), 4));
             for (int i = 0; i < 16; i++)
                 a.movdqu(abs_mem(offsetof(NativeArea, xmm) + 16 * i, 16), x86::xmm(i));
+            if (host_has_avx()) {
+                for (int i = 0; i < 16; i++)
+                    a.vextractf128(abs_mem(offsetof(NativeArea, ymm_high) + 16 * i, 16), x86::ymm(i),
+                                   asmjit::Imm(1));
+                a.vzeroupper(); // C++ code runs with clean upper halves
+            }
             a.fnsave(abs_mem(offsetof(NativeArea, x87), 108)); // also leaves a clean unit for C++
             a.ldmxcsr(abs_mem(offsetof(NativeArea, host_mxcsr), 4));
             for (int i = 5; i >= 0; i--) a.pop(callee_saved[i]);
@@ -219,6 +262,19 @@ class NativeRunner final : public Runner {
 };
 
 } // namespace
+
+bool host_has_avx() {
+    static const bool avx = [] {
+        unsigned a, b, c, d;
+        if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+        const bool avx_osxsave = (c & (1u << 28)) && (c & (1u << 27));
+        if (!avx_osxsave) return false;
+        uint32_t xcr0_lo, xcr0_hi;
+        __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+        return (xcr0_lo & 6) == 6;
+    }();
+    return avx;
+}
 
 bool run_protected(const std::function<void()>& fn, std::string& crash) {
     if (sigsetjmp(g_protect_jump, 1) == 0) {
