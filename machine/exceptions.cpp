@@ -301,6 +301,7 @@ void Vcpu::raise_software_interrupt(uint8_t vector, uint64_t next_rip, bool int3
 }
 
 void Vcpu::deliver_interrupt(uint8_t vector) {
+    log_cat(logcat::kInt, "interrupt {:#x} at {:04x}:{:#x}", vector, state.seg[CS].selector, state.rip);
     event_count++;
     if (!(state.cr0 & cr0::PE))
         deliver_real_mode(*this, vector, state.rip);

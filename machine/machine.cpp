@@ -1,5 +1,6 @@
 #include "machine/machine.h"
 #include "devices/debug_exit.h"
+#include "devices/pic8259.h"
 #include "devices/uart16550.h"
 #include "machine/chardev.h"
 #include "machine/log.h"
@@ -53,7 +54,7 @@ void Machine::build_board() {
         if (com >= std::size(kComPorts)) throw std::runtime_error("at most 4 serial ports (COM1-COM4)");
         auto backend =
             open_char_backend(s, options_.nographic, [this](int status) { request_shutdown(status); });
-        // IRQ lines stay unconnected until there is an interrupt controller.
+        // Connected to the interrupt controller below.
         irq_lines_.push_back(std::make_unique<IrqLine>());
         std::string name = fmt::format("COM{}", com + 1);
         auto uart = std::make_unique<Uart16550>(name, *backend, *irq_lines_.back());
@@ -62,6 +63,26 @@ void Machine::build_board() {
         devices_.push_back(std::move(uart));
         com++;
     }
+    // The two 8259As of the PC: the slave's INT on the master's IR2, the
+    // master's INT on the CPU's INTR. COM1 and COM2 drive IRQ4 and IRQ3;
+    // COM3 and COM4 would share those lines, which needs a wired-OR the
+    // board does not model yet, so they stay unconnected.
+    auto master = std::make_unique<Pic8259>("pic-master", [this](bool level) {
+        intr_.store(level, std::memory_order_release);
+        if (level) kick_cpus();
+    });
+    auto slave = std::make_unique<Pic8259>("pic-slave", [m = master.get()](bool level) { m->set_input(2, level); });
+    pic_master_ = master.get();
+    pic_slave_ = slave.get();
+    ports_.map(0x20, Pic8259::kPortCount, master.get(), "pic-master");
+    ports_.map(0xa0, Pic8259::kPortCount, slave.get(), "pic-slave");
+    for (size_t i = 0; i < irq_lines_.size() && i < 2; i++) {
+        const unsigned irq = i == 0 ? 4 : 3;
+        irq_lines_[i]->connect([m = master.get(), irq](bool level) { m->set_input(irq, level); });
+    }
+    devices_.push_back(std::move(master));
+    devices_.push_back(std::move(slave));
+
     for (const auto& d : options_.debug_exit) {
         auto dev = std::make_unique<DebugExit>("isa-debug-exit", d.iosize,
                                                [this](int status) { request_shutdown(status); });
@@ -115,9 +136,13 @@ int Machine::run() {
             continue;
         }
         if (cpu.state.halted) {
-            // Nothing can interrupt yet (no interrupt controller), so HLT waits
-            // for a shutdown or reset request. It sleeps: the kick wakes it.
+            // HLT sleeps until an interrupt the CPU takes (INTR with IF=1),
+            // a shutdown or a reset; the kick of whoever causes it wakes it.
             exit_request.store(0);
+            if ((cpu.state.eflags & flag::IF) && interrupt_requested()) {
+                cpu.state.halted = false; // the engine delivers it
+                continue;
+            }
             if (!shutdown_requested() && !reset_requested()) exit_request.wait(0);
             continue;
         }
@@ -137,6 +162,13 @@ int Machine::run() {
         case StopReason::Kicked: break;
         }
     }
+}
+
+uint8_t Machine::acknowledge_interrupt() {
+    int cascade = -1;
+    uint8_t vector = pic_master_->acknowledge(&cascade);
+    if (cascade == 2) vector = pic_slave_->acknowledge();
+    return vector;
 }
 
 void Machine::request_shutdown(int exit_status) {

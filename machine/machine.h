@@ -12,6 +12,7 @@ namespace hayate {
 class Vcpu;
 class Device;
 class CharBackend;
+class Pic8259;
 
 // Exit status of hayate when the guest triple-faults under -no-reboot.
 constexpr int kTripleFaultStatus = 2;
@@ -30,6 +31,11 @@ class Machine {
     void request_shutdown(int exit_status); // ends run() with this status
     void request_reset();                   // guest reset (or shutdown with 0 under -no-reboot)
     void kick_cpus();                       // make every vCPU leave generated code soon
+
+    // The INTR pin (the master 8259's output) and its INTA cycle: the vector
+    // of the highest pending request, from the slave for a cascaded one.
+    bool interrupt_requested() const { return intr_.load(std::memory_order_acquire); }
+    uint8_t acknowledge_interrupt();
 
     PhysicalMemory& memory() { return *memory_; }
     IoBus& ports() { return ports_; }
@@ -58,6 +64,9 @@ class Machine {
     std::atomic<bool> shutdown_requested_{false};
     std::atomic<bool> reset_requested_{false};
     std::atomic<int> exit_status_{0};
+    std::atomic<bool> intr_{false};
+    Pic8259* pic_master_ = nullptr;
+    Pic8259* pic_slave_ = nullptr;
 };
 
 } // namespace hayate

@@ -215,9 +215,18 @@ struct TcgEngine::Impl {
             if (cpu.machine.reset_requested()) return StopReason::Reset;
             if (std::atomic_ref<uint32_t>(s.exit_request).exchange(0)) return StopReason::Kicked;
             if (s.halted) return StopReason::Halted;
+            // External interrupts are taken between instructions when IF=1,
+            // except right after STI or MOV SS/POP SS: then exactly one more
+            // instruction runs first.
+            const bool intr = (s.eflags & flag::IF) && cpu.machine.interrupt_requested();
+            if (intr && !s.interrupt_shadow) {
+                cpu.deliver_interrupt(cpu.machine.acknowledge_interrupt());
+                continue;
+            }
+            const bool shadow_step = intr && s.interrupt_shadow;
             s.interrupt_shadow = false;
 
-            const uint32_t mode = compute_mode(s);
+            const uint32_t mode = compute_mode(s) | (shadow_step ? mode::kShadowStep : 0);
             if (!mode::is64(mode)) refresh_segment_bounds(s);
             s.mode = mode;
             jit::Block* from = static_cast<jit::Block*>(s.chain_block);
