@@ -45,6 +45,12 @@ unsigned host_features() {
     if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
         if (b & (1u << 3)) f |= feat::kBmi1;
         if (b & (1u << 8)) f |= feat::kBmi2;
+        if ((b & (1u << 5)) && host_has_avx()) f |= feat::kAvx2;
+    }
+    if (__get_cpuid(1, &a, &b, &c, &d) && host_has_avx()) {
+        f |= feat::kAvx;
+        if (c & (1u << 12)) f |= feat::kFma;
+        if (c & (1u << 29)) f |= feat::kF16c;
     }
     if (__get_cpuid(0x80000001, &a, &b, &c, &d) && (c & (1u << 5))) f |= feat::kLzcnt;
     return f;

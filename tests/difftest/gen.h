@@ -18,6 +18,8 @@ using asmjit::Label;
 namespace feat {
 constexpr unsigned kBmi1 = 1, kBmi2 = 2, kLzcnt = 4, kPopcnt = 8, kMovbe = 16, kCx16 = 32;
 constexpr unsigned kMmx = 64, kSse3 = 128, kSsse3 = 256, kSse41 = 512, kSse42 = 1024, kAes = 2048, kPclmul = 4096;
+// VEX forms: each also needs the OS to enable the AVX state (host_has_avx()).
+constexpr unsigned kAvx = 1u << 13, kAvx2 = 1u << 14, kFma = 1u << 15, kF16c = 1u << 16;
 }
 unsigned host_features();
 
@@ -121,6 +123,18 @@ std::vector<Form> forms_sse41();
 std::vector<Form> forms_sse42();
 std::vector<Form> forms_aes();
 std::vector<Form> forms_mmx();
+std::vector<Form> forms_avx_fp();
+std::vector<Form> forms_avx_int();
+std::vector<Form> forms_avx_move();
+std::vector<Form> forms_fma();
+std::vector<Form> forms_avx_other(); // F16C, VEX AES-NI/PCLMULQDQ, gathers, masked moves, MXCSR, VZERO*
+// The mnemonics frontend/emit_avx.cpp translates that no form of the AVX
+// families above produces (empty when the families cover the whole table).
+std::vector<std::string> avx_mnemonics_without_form();
+
+// One random case of a form (code, initial state, memory); false with
+// `error` if the form cannot be assembled.
+bool make_case(const Form& form, Rng& rng, Case& c, std::string& error);
 
 // Name of an asmjit instruction ("add").
 std::string inst_name(InstId id);
