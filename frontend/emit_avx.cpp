@@ -554,7 +554,14 @@ uint64_t helper_avx_gather(CpuState* s, uint64_t arg1, uint64_t) {
     get_vec(*s, k, mask);
     get_vec(*s, x, index);
     for (unsigned j = 0; j < n; j++) {
-        if (!(mask[j * es + es - 1] & 0x80)) continue;
+        if (!(mask[j * es + es - 1] & 0x80)) {
+            // Not selected: its mask element is cleared all the same (SDM
+            // pseudocode: MASK[j] <- 0 for every element done), which a fault
+            // at a later element shows.
+            std::memset(mask + j * es, 0, es);
+            set_vec(*s, k, mask);
+            continue;
+        }
         int64_t ix;
         if (is == 8) {
             std::memcpy(&ix, index + 8 * j, 8);
