@@ -1,6 +1,7 @@
 #include "frontend/x87_helpers.h"
 #include "frontend/emit_context.h"
 #include "machine/log.h"
+#include "machine/machine.h"
 #include "machine/vcpu.h"
 #include "machine/x87.h"
 #include <cstring>
@@ -194,13 +195,14 @@ uint64_t finish_store(Vcpu& cpu) {
 
 uint64_t helper_x87_pending(CpuState* s, uint64_t, uint64_t) {
     if (!(s->cr0 & cr0::NE)) {
-        static unsigned reported = 0;
-        if (reported < 10) {
-            reported++;
-            log_warning("x87 exception pending at RIP {:#x} with CR0.NE=0: the PC would raise IRQ 13 through "
-                        "FERR#, but no interrupt controller is modelled; delivering #MF instead",
-                        s->rip);
-        }
+        // MS-DOS compatibility mode (SDM vol. 1, 8.7): FERR# goes to IRQ 13
+        // and the waiting instruction waits; it runs again once the IRQ 13
+        // handler has cleared the error (FNCLEX) or asserted IGNNE# (port
+        // 0xF0), in which case the pending error is ignored: the status word
+        // drops its summary bits so that the host unit does not trap again.
+        Vcpu& cpu = vcpu_of(s);
+        if (cpu.machine.signal_fpu_error()) x87::set_fsw(*s, uint16_t(x87::fsw(*s) & ~0x8080));
+        return kHelperExitHere; // RIP still at the waiting instruction
     }
     vcpu_of(s).raise(16);
     return kHelperExitHere;

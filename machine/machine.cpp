@@ -1,5 +1,6 @@
 #include "machine/machine.h"
 #include "devices/debug_exit.h"
+#include "devices/ferr_latch.h"
 #include "devices/pic8259.h"
 #include "devices/uart16550.h"
 #include "machine/chardev.h"
@@ -80,8 +81,14 @@ void Machine::build_board() {
         const unsigned irq = i == 0 ? 4 : 3;
         irq_lines_[i]->connect([m = master.get(), irq](bool level) { m->set_input(irq, level); });
     }
+    // FERR# latched onto IRQ 13 (slave IR5), cleared through port 0xF0.
+    irq_lines_.push_back(std::make_unique<IrqLine>([s = slave.get()](bool level) { s->set_input(5, level); }));
+    auto ferr = std::make_unique<FerrLatch>(*irq_lines_.back());
+    ferr_ = ferr.get();
+    ports_.map(FerrLatch::kPort, 1, ferr.get(), "ferr-latch");
     devices_.push_back(std::move(master));
     devices_.push_back(std::move(slave));
+    devices_.push_back(std::move(ferr));
 
     for (const auto& d : options_.debug_exit) {
         auto dev = std::make_unique<DebugExit>("isa-debug-exit", d.iosize,
@@ -169,6 +176,12 @@ uint8_t Machine::acknowledge_interrupt() {
     uint8_t vector = pic_master_->acknowledge(&cascade);
     if (cascade == 2) vector = pic_slave_->acknowledge();
     return vector;
+}
+
+bool Machine::signal_fpu_error() {
+    if (ferr_->ignore_errors()) return true;
+    ferr_->assert_error();
+    return false;
 }
 
 void Machine::request_shutdown(int exit_status) {

@@ -13,6 +13,7 @@ class Vcpu;
 class Device;
 class CharBackend;
 class Pic8259;
+class FerrLatch;
 
 // Exit status of hayate when the guest triple-faults under -no-reboot.
 constexpr int kTripleFaultStatus = 2;
@@ -36,6 +37,10 @@ class Machine {
     // of the highest pending request, from the slave for a cascaded one.
     bool interrupt_requested() const { return intr_.load(std::memory_order_acquire); }
     uint8_t acknowledge_interrupt();
+    // FERR#: a waiting x87 instruction found an unmasked error with CR0.NE=0.
+    // Raises IRQ 13 and returns false, or returns true when IGNNE# (set by
+    // the IRQ 13 handler's write to port 0xF0) lets the instruction go on.
+    bool signal_fpu_error();
 
     PhysicalMemory& memory() { return *memory_; }
     IoBus& ports() { return ports_; }
@@ -67,6 +72,7 @@ class Machine {
     std::atomic<bool> intr_{false};
     Pic8259* pic_master_ = nullptr;
     Pic8259* pic_slave_ = nullptr;
+    FerrLatch* ferr_ = nullptr;
 };
 
 } // namespace hayate
