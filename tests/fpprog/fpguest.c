@@ -57,6 +57,7 @@ static int fp_trap_hook(struct trap_frame *f)
 
 int main(void)
 {
+    write_cr0(read_cr0() | (1u << 5)); /* CR0.NE, as Linux sets it: x87 errors are #MF */
     fp_compute();
     trap_hook = fp_trap_hook;
     for (int i = 0; i < fp_trap_case_count; i++) {
