@@ -38,6 +38,18 @@ void avx_prelude(Gen& g) {
         for (auto& half : g.c.init.ymm_high) g.fill_lanes(half, g.rng.chance(50) ? Lanes::Bytes : Lanes::F32);
 }
 
+// MXCSR_MASK of the host (FXSAVE image bytes 28-31; 0 there means 0xffbf).
+uint32_t host_mxcsr_mask() {
+    static const uint32_t mask = [] {
+        alignas(16) uint8_t image[512] = {};
+        __asm__ volatile("fxsave %0" : "=m"(image));
+        uint32_t m;
+        std::memcpy(&m, image + 28, 4);
+        return m ? m : 0xffbfu;
+    }();
+    return mask;
+}
+
 // A vector register of `bits` holding lanes of kind `k` (both halves).
 x86::Vec vec(Gen& g, unsigned bits, Lanes k) {
     const x86::Xmm x = g.xmm(k);
@@ -546,12 +558,13 @@ std::vector<Form> forms_avx_other() {
     }
 
     // MXCSR: VLDMXCSR with valid values and now and then a reserved bit
-    // (#GP), VSTMXCSR.
+    // (#GP), VSTMXCSR. Bits the host defines beyond the SDM's 15:0 (AMD's
+    // MXCSR.MM, bit 17) are left out: Hayate's MXCSR_MASK is the SDM's.
     v.push_back({"vldmxcsr m32",
                  [](Gen& g) {
                      avx_prelude(g);
                      uint32_t m = uint32_t(g.rng.below(0x10000));
-                     if (g.rng.chance(10)) m |= 1u << (16 + g.rng.below(16));
+                     if (g.rng.chance(10)) m |= ~host_mxcsr_mask() & (1u << (16 + g.rng.below(16)));
                      g.a.vldmxcsr(g.mem_val(4, m));
                  },
                  A});
@@ -582,6 +595,53 @@ std::vector<Form> forms_avx_other() {
     return v;
 }
 
+// Short sequences mixing 256-bit and VEX.128 writes, legacy SSE (keeps the
+// upper halves), VZEROUPPER, helpers (masked load, VLDMXCSR: C++ code
+// between generated instructions) and a taken branch (a second block): the
+// upper halves must survive every transition of the translator's dirty mark.
+std::vector<Form> forms_avx_sequence() {
+    std::vector<Form> v;
+    for (int variant = 0; variant < 4; variant++)
+        v.push_back({"sequence " + std::to_string(variant),
+                     [](Gen& g) {
+                         avx_prelude(g);
+                         g.c.init.mxcsr |= 0x1f80; // no #XM here: the sequence is about the state
+                         const unsigned steps = 3 + unsigned(g.rng.below(5));
+                         for (unsigned i = 0; i < steps; i++) {
+                             const x86::Ymm a = x86::ymm(uint32_t(g.rng.below(16)));
+                             const x86::Ymm b = x86::ymm(uint32_t(g.rng.below(16)));
+                             const x86::Ymm c = x86::ymm(uint32_t(g.rng.below(16)));
+                             switch (g.rng.below(10)) {
+                             case 0: g.a.vpaddd(a, b, c); break;
+                             case 1: g.a.vxorps(a.xmm(), b.xmm(), c.xmm()); break;
+                             case 2: g.a.paddq(a.xmm(), b.xmm()); break;
+                             case 3: g.a.vzeroupper(); break;
+                             case 4: g.a.vperm2f128(a, b, c, Imm(g.rng.below(256))); break;
+                             case 5: {
+                                 fill_mask(g, b.id(), 256, 4);
+                                 g.a.vmaskmovps(a, b, vmem(g, 32, Lanes::Bytes, false));
+                                 break;
+                             }
+                             case 6: {
+                                 g.a.vldmxcsr(g.mem_val(4, 0x1f80 | (g.rng.below(4) << 13)));
+                                 break;
+                             }
+                             case 7: {
+                                 const Label next = g.a.newLabel();
+                                 g.a.jmp(next);
+                                 g.a.int3();
+                                 g.a.bind(next);
+                                 break;
+                             }
+                             case 8: g.a.vinsertf128(a, b, c.xmm(), Imm(1)); break;
+                             default: g.a.vmulpd(a, b, c); break;
+                             }
+                         }
+                     },
+                     A2});
+    return v;
+}
+
 std::vector<std::string> avx_mnemonics_without_form() {
     std::vector<std::string> missing;
 #ifdef DIFFTEST_HAVE_GUEST
@@ -593,7 +653,8 @@ std::vector<std::string> avx_mnemonics_without_form() {
     std::set<std::string> covered;
     ZydisDecoder dec;
     ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-    for (auto make : {forms_avx_fp, forms_avx_int, forms_avx_move, forms_fma, forms_avx_other})
+    for (auto make :
+         {forms_avx_fp, forms_avx_int, forms_avx_move, forms_fma, forms_avx_other, forms_avx_sequence})
         for (const Form& form : make()) {
             Rng rng(1);
             Case c;

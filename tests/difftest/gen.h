@@ -128,6 +128,7 @@ std::vector<Form> forms_avx_int();
 std::vector<Form> forms_avx_move();
 std::vector<Form> forms_fma();
 std::vector<Form> forms_avx_other(); // F16C, VEX AES-NI/PCLMULQDQ, gathers, masked moves, MXCSR, VZERO*
+std::vector<Form> forms_avx_sequence(); // mixed VEX/SSE sequences: the upper halves across transitions
 // The mnemonics frontend/emit_avx.cpp translates that no form of the AVX
 // families above produces (empty when the families cover the whole table).
 std::vector<std::string> avx_mnemonics_without_form();

@@ -9,11 +9,13 @@
 //   difftest --self-check           native against native (checks the tester itself)
 //   difftest '[fuzz]' --fuzz 30000   random bytes through Hayate only: the host must survive
 //   difftest --list-forms           the form names
+//   DIFFTEST_TRACE=1 difftest ...   print every case before it runs
 #define CATCH_CONFIG_RUNNER
 #define CATCH_CONFIG_NO_POSIX_SIGNALS // the native runner owns SIGFPE/SIGSEGV
 #include "tests/difftest/gen.h"
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -141,6 +143,7 @@ void run_family(const char* family) {
         if (!std::strcmp(f.name, family)) fam = &f;
     REQUIRE(fam);
     unsigned have = host_features();
+    const bool trace = std::getenv("DIFFTEST_TRACE") != nullptr;
     std::vector<std::string> failing, undefined_only, skipped;
     int forms_run = 0;
     for (const Form& form : fam->make()) {
@@ -159,6 +162,10 @@ void run_family(const char* family) {
             if (!make_case(form, rng, c, error)) {
                 FAIL_CHECK("form " << form.name << " cannot be assembled: " << error);
                 break;
+            }
+            if (trace) { // each case before it runs: finds the one that crashes the tester
+                std::printf("case %d: %s\n%s", i, disassemble(c.code).c_str(), describe_state(c.init, true).c_str());
+                std::fflush(stdout);
             }
             RunResult n = native.run(c);
             RunResult g = other->run(c);
@@ -219,7 +226,7 @@ const std::vector<Family>& families() {
         {"sse3", forms_sse3},           {"ssse3", forms_ssse3},       {"sse41", forms_sse41},
         {"sse42", forms_sse42},         {"aes", forms_aes},           {"mmx", forms_mmx},
         {"avx_fp", forms_avx_fp},       {"avx_int", forms_avx_int},   {"avx_move", forms_avx_move},
-        {"fma", forms_fma},             {"avx_other", forms_avx_other},
+        {"fma", forms_fma},             {"avx_other", forms_avx_other}, {"avx_sequence", forms_avx_sequence},
     };
     return list;
 }
@@ -277,6 +284,9 @@ TEST_CASE("FMA3", "[fma][avx]") {
 }
 TEST_CASE("F16C, VEX AES-NI/PCLMULQDQ, masked moves, gathers, MXCSR, VZERO*", "[avx_other][avx]") {
     if (host_runs_avx()) run_family("avx_other");
+}
+TEST_CASE("VEX and SSE sequences (YMM upper halves across transitions)", "[avx_sequence][avx]") {
+    if (host_runs_avx()) run_family("avx_sequence");
 }
 // Every mnemonic frontend/emit_avx.cpp translates has forms in the families above.
 TEST_CASE("the AVX families cover the translator's VEX table", "[avx_coverage][avx]") {

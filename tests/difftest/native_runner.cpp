@@ -151,11 +151,27 @@ class NativeRunner final : public Runner {
         ss.ss_sp = altstack.data();
         ss.ss_size = altstack.size();
         sigaltstack(&ss, nullptr);
+        install_handlers();
+    }
+
+    // Our handlers, on the alternate stack (a snippet's RSP may point
+    // anywhere). Checked before every run: Hayate's engine, built after this
+    // runner, installs its own SIGFPE handler (without SA_ONSTACK), and
+    // on_signal does its work (resume_host_trap) anyway.
+    static void install_handlers() {
+        const int signals[] = {SIGFPE, SIGSEGV, SIGBUS, SIGILL, SIGTRAP};
+        bool ours = true;
+        for (int s : signals) {
+            struct sigaction cur {};
+            sigaction(s, nullptr, &cur);
+            ours &= (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_signal;
+        }
+        if (ours) return;
         struct sigaction sa {};
         sa.sa_sigaction = on_signal;
         sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
         sigemptyset(&sa.sa_mask);
-        for (int s : {SIGFPE, SIGSEGV, SIGBUS, SIGILL, SIGTRAP}) sigaction(s, &sa, nullptr);
+        for (int s : signals) sigaction(s, &sa, nullptr);
     }
 
     ~NativeRunner() override {
@@ -187,6 +203,7 @@ class NativeRunner final : public Runner {
         std::memcpy(a->x87, c.init.x87, sizeof a->x87);
         std::memcpy(a->ymm_high, c.init.ymm_high, sizeof a->ymm_high);
 
+        install_handlers();
         uint32_t host_mxcsr = 0x1f80;
         __asm__ volatile("stmxcsr %0" : "=m"(host_mxcsr));
         if (sigsetjmp(g_jump, 1) == 0) {
