@@ -178,6 +178,10 @@ uint8_t Machine::acknowledge_interrupt() {
     return vector;
 }
 
+void Machine::reset_devices() {
+    for (auto& d : devices_) d->reset();
+}
+
 bool Machine::signal_fpu_error() {
     if (ferr_->ignore_errors()) return true;
     ferr_->assert_error();

@@ -41,6 +41,8 @@ class Machine {
     // Raises IRQ 13 and returns false, or returns true when IGNNE# (set by
     // the IRQ 13 handler's write to port 0xF0) lets the instruction go on.
     bool signal_fpu_error();
+    // Every device back to its power-on state (test harnesses that reuse a machine).
+    void reset_devices();
 
     PhysicalMemory& memory() { return *memory_; }
     IoBus& ports() { return ports_; }
