@@ -101,6 +101,9 @@ class GuestRunner final : public Runner {
         CpuState& s = cpu.state;
 
         if (g_guest_fuzz.fresh_tables) {
+            // Random code may also have programmed the devices (PIC, UART):
+            // power-on state again, so no interrupt lingers into the next run.
+            machine_->reset_devices();
             next_table_ = kTablesStart;
             build_system_tables();
         }
@@ -161,6 +164,8 @@ class GuestRunner final : public Runner {
                         : why == StopReason::Shutdown ? "shutdown"
                                                       : "kicked";
             out.error += "\n" + cpu.dump_state();
+            // A shutdown request stays: the next run needs a new machine.
+            if (why == StopReason::Shutdown) broken_ = true;
             return out;
         }
         uint32_t vec = kNoVector;

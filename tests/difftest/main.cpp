@@ -312,6 +312,7 @@ TEST_CASE("random bytes as guest code", "[fuzz]") {
     Rng rng(g_opt.seed ^ 0xf022);
     const int cases = g_opt.fuzz > 0 ? g_opt.fuzz : 2000;
     int crashes = 0, faults = 0, timeouts = 0, other = 0;
+    std::map<std::string, int> endings; // the other ways runs ended, by their first words
     for (int i = 0; i < cases; i++) {
         Case c;
         c.code.resize(1 + rng.below(32));
@@ -349,6 +350,7 @@ TEST_CASE("random bytes as guest code", "[fuzz]") {
             timeouts++;
         } else if (!r.error.empty()) {
             other++;
+            endings[r.error.substr(0, std::min(r.error.find(" at "), r.error.find_first_of("\n:")))]++;
         } else if (r.vector >= 0) {
             faults++;
         }
@@ -357,6 +359,7 @@ TEST_CASE("random bytes as guest code", "[fuzz]") {
     std::printf("[fuzz] %d cases: %d raised an exception, %d ran too long, %d ended otherwise "
                 "(triple fault, shutdown), %d crashed the host\n",
                 cases, faults, timeouts, other, crashes);
+    for (const auto& [what, n] : endings) std::printf("[fuzz]   %d: %s\n", n, what.c_str());
     CHECK(crashes == 0);
 }
 
