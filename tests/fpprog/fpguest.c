@@ -12,6 +12,20 @@
 
 void fp_out(const char *name, fp_u64 hi, fp_u64 lo) { printk("RES %s %016llx %016llx\n", name, hi, lo); }
 
+/* What glibc's feenableexcept does on x86-64: clear the exceptions' mask bits
+ * in the x87 control word and in MXCSR. */
+void fp_enable(unsigned excepts)
+{
+    unsigned short cw;
+    unsigned mxcsr;
+    __asm__ volatile("fnstcw %0" : "=m"(cw));
+    cw &= (unsigned short)~excepts;
+    __asm__ volatile("fldcw %0" ::"m"(cw));
+    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+    mxcsr &= ~(excepts << 7);
+    __asm__ volatile("ldmxcsr %0" ::"m"(mxcsr));
+}
+
 /* A minimal setjmp: the trap hook resumes here with RAX = 1. */
 struct resume_point {
     u64 rbx, rbp, r12, r13, r14, r15, rsp, rip;

@@ -5,9 +5,12 @@
 #include "fpwork.h"
 #include <setjmp.h>
 #include <signal.h>
+#include <fenv.h>
 #include <stdio.h>
 
 void fp_out(const char *name, fp_u64 hi, fp_u64 lo) { printf("RES %s %016llx %016llx\n", name, hi, lo); }
+
+void fp_enable(unsigned excepts) { feenableexcept((int)excepts); }
 
 static sigjmp_buf resume;
 static volatile int trap_code;

@@ -7,18 +7,6 @@
 #define FE_UNDERFLOW 0x10
 #define FE_INEXACT 0x20
 
-static void enable(unsigned excepts)
-{
-    unsigned short cw;
-    unsigned mxcsr;
-    __asm__ volatile("fnstcw %0" : "=m"(cw));
-    cw &= (unsigned short)~excepts;
-    __asm__ volatile("fldcw %0" ::"m"(cw));
-    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
-    mxcsr &= ~(excepts << 7);
-    __asm__ volatile("ldmxcsr %0" ::"m"(mxcsr));
-}
-
 void fp_reset(void)
 {
     unsigned mxcsr = 0x1f80;
@@ -161,18 +149,18 @@ static volatile long double lsink;
 static volatile int izero = 0;
 static volatile int isink;
 
-static void sse_div_by_zero(void) { enable(FE_DIVBYZERO); sink = one / zero; }
-static void sse_invalid(void) { enable(FE_INVALID); sink = s_sqrt(minus_one); }
-static void sse_overflow(void) { enable(FE_OVERFLOW); sink = big * 10.0; }
-static void sse_underflow(void) { enable(FE_UNDERFLOW); sink = tiny * 1e-10; }
-static void sse_inexact(void) { enable(FE_INEXACT); sink = one / 3.0; }
-static void sse_masked(void) { enable(FE_OVERFLOW); sink = one / zero; } /* ZE stays masked */
-static void x87_div_by_zero(void) { enable(FE_DIVBYZERO); lsink = (long double)one / (long double)zero; }
-static void x87_invalid(void) { enable(FE_INVALID); lsink = x_fsqrt((long double)minus_one); }
-static void x87_overflow(void) { enable(FE_OVERFLOW); lsink = x_fscale(2.0L, 20000.0L); }
+static void sse_div_by_zero(void) { fp_enable(FE_DIVBYZERO); sink = one / zero; }
+static void sse_invalid(void) { fp_enable(FE_INVALID); sink = s_sqrt(minus_one); }
+static void sse_overflow(void) { fp_enable(FE_OVERFLOW); sink = big * 10.0; }
+static void sse_underflow(void) { fp_enable(FE_UNDERFLOW); sink = tiny * 1e-10; }
+static void sse_inexact(void) { fp_enable(FE_INEXACT); sink = one / 3.0; }
+static void sse_masked(void) { fp_enable(FE_OVERFLOW); sink = one / zero; } /* ZE stays masked */
+static void x87_div_by_zero(void) { fp_enable(FE_DIVBYZERO); lsink = (long double)one / (long double)zero; }
+static void x87_invalid(void) { fp_enable(FE_INVALID); lsink = x_fsqrt((long double)minus_one); }
+static void x87_overflow(void) { fp_enable(FE_OVERFLOW); lsink = x_fscale(2.0L, 20000.0L); }
 static void x87_stack_overflow(void)
 {
-    enable(FE_INVALID);
+    fp_enable(FE_INVALID);
     __asm__ volatile("fld1\n fld1\n fld1\n fld1\n fld1\n fld1\n fld1\n fld1\n fld1\n fwait" ::: "memory");
 }
 static void int_divide(void) { isink = 10 / izero; }

@@ -8,6 +8,10 @@ typedef unsigned long long fp_u64;
 
 /* Supplied by each side: prints "RES <name> <hi> <lo>". */
 void fp_out(const char *name, fp_u64 hi, fp_u64 lo);
+/* Supplied by each side: unmasks the FE_* exceptions in `excepts` in the x87
+ * control word and in MXCSR. The native side calls glibc's feenableexcept;
+ * the guest, which has no C library, does the same with FLDCW/LDMXCSR. */
+void fp_enable(unsigned excepts);
 
 /* Everything that does not trap, in a fixed order. */
 void fp_compute(void);
