@@ -16,7 +16,8 @@ Decoder::Decoder(unsigned code_size) {
 }
 
 bool Decoder::decode(const uint8_t* bytes, size_t available, uint64_t pc, Insn& out) const {
-    if (ZYAN_FAILED(ZydisDecoderDecodeFull(&decoder_, bytes, std::min<size_t>(available, 15), &out.zi, out.ops)))
+    if (ZYAN_FAILED(
+            ZydisDecoderDecodeFull(&decoder_, bytes, std::min<size_t>(available, 15), &out.zi, out.ops)))
         return false;
     out.pc = pc;
     out.next_pc = pc + out.zi.length;
@@ -35,8 +36,8 @@ std::string Insn::text() const {
     ZydisFormatter f;
     ZydisFormatterInit(&f, ZYDIS_FORMATTER_STYLE_INTEL);
     char buf[256];
-    if (ZYAN_FAILED(ZydisFormatterFormatInstruction(&f, &zi, ops, zi.operand_count_visible, buf, sizeof buf, pc,
-                                                    nullptr)))
+    if (ZYAN_FAILED(ZydisFormatterFormatInstruction(&f, &zi, ops, zi.operand_count_visible, buf, sizeof buf,
+                                                    pc, nullptr)))
         return "(unformattable)";
     return buf;
 }

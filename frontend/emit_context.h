@@ -82,7 +82,7 @@ class EmitContext {
     // before this instruction's own flag work (e.g. a TLB probe).
     bool flags_live_before() const;
     bool flags_live_after() const;
-    void save_flags();    // host RFLAGS -> CpuState.scratch[0] (clobbers T1); sets flags_in_scratch
+    void save_flags(); // host RFLAGS -> CpuState.scratch[0] (clobbers T1); sets flags_in_scratch
     // scratch[0] holds this instruction's incoming flags (an emitter saved
     // them before clobbering the host's). Reset for every instruction.
     bool flags_in_scratch = false;

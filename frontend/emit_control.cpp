@@ -56,8 +56,10 @@ void check_canonical_target(EmitContext& c, x86::Gp target) {
 
 // A direct branch's exit: the target is known, so is whether it faults.
 void exit_branch(EmitContext& c, uint64_t target) {
-    if (c.is64() && !is_canonical(target)) raise_gp0(c);
-    else c.exit_direct(target);
+    if (c.is64() && !is_canonical(target))
+        raise_gp0(c);
+    else
+        c.exit_direct(target);
 }
 
 // Loads an indirect target (register or memory operand 0) into T0, truncated
@@ -73,9 +75,12 @@ void load_indirect_target(EmitContext& c, bool keep_in_scratch) {
         c.access_memory(src, MemAccess::Read, [&c, size](const x86::Mem& m) {
             x86::Mem mm = m;
             mm.setSize(size);
-            if (size == 8) c.a.mov(kT0, mm);
-            else if (size == 4) c.a.mov(kT0.r32(), mm);
-            else c.a.movzx(kT0.r32(), mm);
+            if (size == 8)
+                c.a.mov(kT0, mm);
+            else if (size == 4)
+                c.a.mov(kT0.r32(), mm);
+            else
+                c.a.movzx(kT0.r32(), mm);
         });
     }
     if (keep_in_scratch) c.a.mov(jit::state_field(offsetof(CpuState, scratch) + 16), kT0);
@@ -118,15 +123,21 @@ bool emit_counter_branch(EmitContext& c) {
     const bool target_faults = c.is64() && !is_canonical(branch_target(c));
     if (is_loop && target_faults) a.mov(kT0, x86::rcx);
     if (is_loop) {
-        if (aw == 64) a.lea(x86::rcx, x86::ptr(x86::rcx, -1));
-        else if (aw == 32) a.lea(x86::ecx, x86::ptr(x86::rcx, -1));
-        else a.lea(x86::cx, x86::ptr(x86::rcx, -1));
+        if (aw == 64)
+            a.lea(x86::rcx, x86::ptr(x86::rcx, -1));
+        else if (aw == 32)
+            a.lea(x86::ecx, x86::ptr(x86::rcx, -1));
+        else
+            a.lea(x86::cx, x86::ptr(x86::rcx, -1));
     }
     // Counter (at address width) into host RCX's place via T1 swap so JRCXZ can test it.
     Label zero = a.newLabel(), nonzero = a.newLabel(), taken = a.newLabel(), not_taken = a.newLabel();
-    if (aw == 64) a.mov(kT1, x86::rcx);
-    else if (aw == 32) a.mov(kT1.r32(), x86::ecx);
-    else a.movzx(kT1.r32(), x86::cx);
+    if (aw == 64)
+        a.mov(kT1, x86::rcx);
+    else if (aw == 32)
+        a.mov(kT1.r32(), x86::ecx);
+    else
+        a.movzx(kT1.r32(), x86::cx);
     a.xchg(kT1, x86::rcx);
     a.jecxz(x86::rcx, zero);
     a.xchg(kT1, x86::rcx);
@@ -134,13 +145,19 @@ bool emit_counter_branch(EmitContext& c) {
     a.bind(zero);
     a.xchg(kT1, x86::rcx);
     // counter == 0
-    if (is_loop) a.jmp(not_taken);
-    else a.jmp(taken);
+    if (is_loop)
+        a.jmp(not_taken);
+    else
+        a.jmp(taken);
     a.bind(nonzero);
-    if (!is_loop) a.jmp(not_taken);
-    else if (m == ZYDIS_MNEMONIC_LOOP) a.jmp(taken);
-    else if (m == ZYDIS_MNEMONIC_LOOPE) a.jz(taken);
-    else a.jnz(taken);
+    if (!is_loop)
+        a.jmp(not_taken);
+    else if (m == ZYDIS_MNEMONIC_LOOP)
+        a.jmp(taken);
+    else if (m == ZYDIS_MNEMONIC_LOOPE)
+        a.jz(taken);
+    else
+        a.jnz(taken);
     a.bind(not_taken);
     c.exit_direct(c.wrap_pc(in.next_pc));
     a.bind(taken);
@@ -183,9 +200,12 @@ bool emit_ret(EmitContext& c) {
                               : 0;
     stack_slot_address(c, 0, size, MemAccess::Read);
     c.access_linear(size, MemAccess::Read, SS, [&c, size, extra](const x86::Mem& m) {
-        if (size == 8) c.a.mov(kT1, m);
-        else if (size == 4) c.a.mov(kT1.r32(), m);
-        else c.a.movzx(kT1.r32(), m);
+        if (size == 8)
+            c.a.mov(kT1, m);
+        else if (size == 4)
+            c.a.mov(kT1.r32(), m);
+        else
+            c.a.movzx(kT1.r32(), m);
         c.a.mov(kT0, kT1);
         if (size == 8) check_canonical_target(c, kT0); // before RSP moves
         adjust_stack_pointer(c, int32_t(size) + extra);
@@ -203,8 +223,8 @@ void register_control(EmitTable& t) {
                             ZYDIS_MNEMONIC_JNO, ZYDIS_MNEMONIC_JNP, ZYDIS_MNEMONIC_JNS, ZYDIS_MNEMONIC_JNZ,
                             ZYDIS_MNEMONIC_JO, ZYDIS_MNEMONIC_JP, ZYDIS_MNEMONIC_JS, ZYDIS_MNEMONIC_JZ})
         t.set(m, &emit_jcc, true);
-    for (ZydisMnemonic m : {ZYDIS_MNEMONIC_JCXZ, ZYDIS_MNEMONIC_JECXZ, ZYDIS_MNEMONIC_JRCXZ, ZYDIS_MNEMONIC_LOOP,
-                            ZYDIS_MNEMONIC_LOOPE, ZYDIS_MNEMONIC_LOOPNE})
+    for (ZydisMnemonic m : {ZYDIS_MNEMONIC_JCXZ, ZYDIS_MNEMONIC_JECXZ, ZYDIS_MNEMONIC_JRCXZ,
+                            ZYDIS_MNEMONIC_LOOP, ZYDIS_MNEMONIC_LOOPE, ZYDIS_MNEMONIC_LOOPNE})
         t.set(m, &emit_counter_branch, true);
     t.set(ZYDIS_MNEMONIC_CALL, &emit_call, true);
     t.set(ZYDIS_MNEMONIC_RET, &emit_ret, true);

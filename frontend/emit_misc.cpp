@@ -45,7 +45,8 @@ bool emit_cet_hint_nop(EmitContext&) { return true; }
 
 void register_misc(EmitTable& t) {
     t.set(ZYDIS_MNEMONIC_XLAT, &emit_xlat);
-    for (ZydisMnemonic m : {ZYDIS_MNEMONIC_ENDBR32, ZYDIS_MNEMONIC_ENDBR64, ZYDIS_MNEMONIC_RDSSPD, ZYDIS_MNEMONIC_RDSSPQ})
+    for (ZydisMnemonic m :
+         {ZYDIS_MNEMONIC_ENDBR32, ZYDIS_MNEMONIC_ENDBR64, ZYDIS_MNEMONIC_RDSSPD, ZYDIS_MNEMONIC_RDSSPQ})
         t.set(m, &emit_cet_hint_nop);
 }
 

@@ -725,14 +725,15 @@ bool emit_maskmovdqu(EmitContext& c) {
     const int seg = zydis_seg_index(dst->mem.segment);
     // Read-modify-write, so that a bounced access writes back the unselected
     // bytes unchanged. The host instruction stores through RDI (guest RDI).
-    c.access_linear(mmx ? 8 : 16, MemAccess::ReadWrite, seg < 0 ? DS : seg, [&c, src, mask, mmx](const x86::Mem&) {
-        c.a.xchg(x86::rdi, kT0);
-        if (mmx)
-            c.a.maskmovq(x86::mm(src), x86::mm(mask), x86::ptr(x86::rdi));
-        else
-            c.a.maskmovdqu(x86::xmm(src), x86::xmm(mask), x86::ptr(x86::rdi));
-        c.a.xchg(x86::rdi, kT0);
-    });
+    c.access_linear(mmx ? 8 : 16, MemAccess::ReadWrite, seg < 0 ? DS : seg,
+                    [&c, src, mask, mmx](const x86::Mem&) {
+                        c.a.xchg(x86::rdi, kT0);
+                        if (mmx)
+                            c.a.maskmovq(x86::mm(src), x86::mm(mask), x86::ptr(x86::rdi));
+                        else
+                            c.a.maskmovdqu(x86::xmm(src), x86::xmm(mask), x86::ptr(x86::rdi));
+                        c.a.xchg(x86::rdi, kT0);
+                    });
     return true;
 }
 
@@ -762,14 +763,14 @@ bool emit_pcmpestr(EmitContext& c) {
     const ZydisDecodedOperand& src = in.ops[1];
     if (is_xmm(src)) {
         const uint8_t s = uint8_t(src.reg.value - ZYDIS_REGISTER_XMM0);
-        const uint8_t bytes[7] = {0x66, uint8_t(0x48 | (dst >> 3) << 2 | (s >> 3)), 0x0f, 0x3a, opcode,
-                                  uint8_t(0xc0 | (dst & 7) << 3 | (s & 7)), imm};
+        const uint8_t bytes[7] = {0x66,   uint8_t(0x48 | (dst >> 3) << 2 | (s >> 3)), 0x0f, 0x3a,
+                                  opcode, uint8_t(0xc0 | (dst & 7) << 3 | (s & 7)),   imm};
         c.a.embed(bytes, 7);
         return true;
     }
     if (src.type != ZYDIS_OPERAND_TYPE_MEMORY || src.mem.type != ZYDIS_MEMOP_TYPE_MEM) return false;
-    const uint8_t bytes[7] = {0x66, uint8_t(0x49 | (dst >> 3) << 2), 0x0f, 0x3a, opcode,
-                              uint8_t((dst & 7) << 3 | 6), imm};
+    const uint8_t bytes[7] = {0x66,   uint8_t(0x49 | (dst >> 3) << 2), 0x0f, 0x3a,
+                              opcode, uint8_t((dst & 7) << 3 | 6),     imm};
     c.access_memory(src, MemAccess::Read, [&c, bytes](const x86::Mem&) { c.a.embed(bytes, 7); });
     return true;
 }

@@ -21,8 +21,8 @@
 // those of the instruction that caused it. Memory forms run an FWAIT first,
 // so a pending #MF comes before a #PF of the access, as on hardware.
 // CR0.EM or CR0.TS: #NM (translation-mode bits); WAIT: #NM with TS and MP.
-#include "frontend/emit_table.h"
 #include "frontend/emit_x87.h"
+#include "frontend/emit_table.h"
 #include "frontend/x87_helpers.h"
 #include "machine/system.h"
 

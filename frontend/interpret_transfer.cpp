@@ -83,8 +83,7 @@ bool Interp::inner_stack(unsigned new_cpl, SegmentCache& ss, uint64_t& sp) {
             cpu.raise(10, true, tr_sel);
             return false;
         }
-        if (!cpu.read_system(s.tr.base + off, &sp, 4) ||
-            !cpu.read_system(s.tr.base + off + 4, &new_ss, 2))
+        if (!cpu.read_system(s.tr.base + off, &sp, 4) || !cpu.read_system(s.tr.base + off + 4, &new_ss, 2))
             return false;
     } else {
         const uint32_t off = 2 + 4 * new_cpl;
@@ -92,8 +91,7 @@ bool Interp::inner_stack(unsigned new_cpl, SegmentCache& ss, uint64_t& sp) {
             cpu.raise(10, true, tr_sel);
             return false;
         }
-        if (!cpu.read_system(s.tr.base + off, &sp, 2) ||
-            !cpu.read_system(s.tr.base + off + 2, &new_ss, 2))
+        if (!cpu.read_system(s.tr.base + off, &sp, 2) || !cpu.read_system(s.tr.base + off + 2, &new_ss, 2))
             return false;
     }
     if ((new_ss & 0xfffc) == 0) {

@@ -18,14 +18,15 @@ constexpr uint32_t kLongMode = 1u << 9;    // EFER.LMA
 constexpr uint32_t kFpuTs = 1u << 10;      // CR0.TS: FP/SSE instructions raise #NM
 constexpr uint32_t kFpuEm = 1u << 11;      // CR0.EM
 constexpr uint32_t kSingleStep = 1u << 12; // EFLAGS.TF: one instruction per block, then #DB
-constexpr uint32_t kDebugRegs = 1u << 14;  // DR7 enables a breakpoint: one instruction per block, checked by the dispatcher
+constexpr uint32_t kDebugRegs =
+    1u << 14; // DR7 enables a breakpoint: one instruction per block, checked by the dispatcher
 // Set by the dispatcher, not by compute_mode(): the one instruction an STI or
 // MOV SS shadow covers while an interrupt waits.
 constexpr uint32_t kShadowStep = 1u << 15;
 // One instruction per block, run from the dispatcher (no chaining, no jump cache).
 constexpr uint32_t kStepwise = kSingleStep | kDebugRegs | kShadowStep;
-constexpr uint32_t kSmap = 1u << 13;       // CPL < 3, CR4.SMAP and !EFLAGS.AC: user pages are off limits
-constexpr uint32_t kAvxOk = 1u << 15;      // CR4.OSXSAVE and XCR0 enables SSE and AVX state: VEX instructions run
+constexpr uint32_t kSmap = 1u << 13;  // CPL < 3, CR4.SMAP and !EFLAGS.AC: user pages are off limits
+constexpr uint32_t kAvxOk = 1u << 15; // CR4.OSXSAVE and XCR0 enables SSE and AVX state: VEX instructions run
 
 inline uint32_t code_size(uint32_t m) { return m & kCodeMask; }
 inline unsigned cpl(uint32_t m) { return (m & kCplMask) >> kCplShift; }
@@ -46,7 +47,8 @@ inline bool is_flat_protected(const CpuState& s) {
     for (int i : {DS, ES, SS}) {
         const uint16_t attr = s.seg[i].attr;
         // present, S=1, data (not code), writable, not expand-down
-        if ((attr & (segattr::kPresent | segattr::kS | segattr::kCode | 0x6)) != (segattr::kPresent | segattr::kS | 0x2))
+        if ((attr & (segattr::kPresent | segattr::kS | segattr::kCode | 0x6)) !=
+            (segattr::kPresent | segattr::kS | 0x2))
             return false;
     }
     return true;

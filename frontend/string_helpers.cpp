@@ -40,7 +40,8 @@ class StringOp {
             if (done_ != 0) {
                 // Stepwise (TF, DR7 breakpoints): one iteration per execution,
                 // so the #DB trap comes after each one with RIP at the instruction.
-                if (stepwise_ || work_ >= kWorkBudget || __atomic_load_n(&s_->exit_request, __ATOMIC_RELAXED)) {
+                if (stepwise_ || work_ >= kWorkBudget ||
+                    __atomic_load_n(&s_->exit_request, __ATOMIC_RELAXED)) {
                     commit();
                     return kHelperExitHere;
                 }
@@ -130,13 +131,15 @@ class StringOp {
 
     // ---- single elements (straddling, MMIO) ----
     bool read_elem(uint64_t lin, uint64_t& v) {
-        if (debug_breakpoints_enabled(*s_)) s_->pending_data_breakpoints |= data_breakpoint_hits(*s_, lin, n_, false);
+        if (debug_breakpoints_enabled(*s_))
+            s_->pending_data_breakpoints |= data_breakpoint_hits(*s_, lin, n_, false);
         v = 0;
         return cpu_.read_linear(lin, &v, n_, user_);
     }
 
     bool write_elem(uint64_t lin, uint64_t v) {
-        if (debug_breakpoints_enabled(*s_)) s_->pending_data_breakpoints |= data_breakpoint_hits(*s_, lin, n_, true);
+        if (debug_breakpoints_enabled(*s_))
+            s_->pending_data_breakpoints |= data_breakpoint_hits(*s_, lin, n_, true);
         uint64_t phys[2];
         unsigned first = std::min<unsigned>(n_, unsigned(0x1000 - (lin & 0xfff)));
         // Check every page before anything is written.

@@ -15,7 +15,8 @@ Block* BlockCache::insert(std::unique_ptr<Block> block) {
     by_page_[b->phys >> 12].push_back(b);
     uint64_t last_page = (b->phys + b->guest_size - 1) >> 12;
     if (last_page != b->phys >> 12) by_page_[last_page].push_back(b);
-    if (b->phys_page2 != ~0ull && (b->phys_page2 >> 12) != last_page) by_page_[b->phys_page2 >> 12].push_back(b);
+    if (b->phys_page2 != ~0ull && (b->phys_page2 >> 12) != last_page)
+        by_page_[b->phys_page2 >> 12].push_back(b);
     blocks_.push_back(std::move(block));
     return b;
 }
@@ -69,7 +70,8 @@ std::vector<Block*> BlockCache::invalidate_range(uint64_t addr, uint64_t len) {
                 overlaps = addr < page_base + b->peek_hi && page_base + b->peek_lo < addr + len;
             }
             if (!overlaps && b->phys_page2 != ~0ull)
-                overlaps = addr < (b->phys_page2 & ~0xfffull) + 16 && (b->phys_page2 & ~0xfffull) < addr + len;
+                overlaps =
+                    addr < (b->phys_page2 & ~0xfffull) + 16 && (b->phys_page2 & ~0xfffull) < addr + len;
             if (overlaps) {
                 unlink(b);
                 hit.push_back(b);

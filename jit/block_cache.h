@@ -20,9 +20,9 @@ struct BlockExit {
 };
 
 struct Block {
-    uint64_t pc = 0;       // guest RIP of the first instruction
+    uint64_t pc = 0; // guest RIP of the first instruction
     uint64_t cs_base = 0;
-    uint64_t phys = 0;     // guest-physical address of the first byte
+    uint64_t phys = 0;           // guest-physical address of the first byte
     uint64_t phys_page2 = ~0ull; // second physical page when the last instruction straddles
     uint32_t mode = 0;
     uint32_t guest_size = 0; // bytes of guest code covered

@@ -23,7 +23,8 @@ inline const x86::Gp kT1 = x86::r13;    // scratch: TLB index, surrogate registe
 constexpr int kNoHostReg = -1;
 // Host register id for a guest GPR, or kNoHostReg when it lives in CpuState.
 constexpr int host_reg_of(int guest) {
-    constexpr int map[16] = {0, 1, 2, 3, 12, 5, 6, 7, 8, 9, 10, 11, kNoHostReg, kNoHostReg, kNoHostReg, kNoHostReg};
+    constexpr int map[16] = {0, 1, 2,  3,  12,         5,          6,          7,
+                             8, 9, 10, 11, kNoHostReg, kNoHostReg, kNoHostReg, kNoHostReg};
     return map[guest];
 }
 constexpr bool guest_in_host_reg(int guest) { return host_reg_of(guest) != kNoHostReg; }
@@ -31,7 +32,9 @@ constexpr bool guest_in_host_reg(int guest) { return host_reg_of(guest) != kNoHo
 inline x86::Mem state_field(size_t offset, uint32_t size = 8) {
     return x86::Mem(kState, int32_t(offset), size);
 }
-#define HAYATE_STATE(field) ::hayate::jit::state_field(offsetof(::hayate::CpuState, field), sizeof(((::hayate::CpuState*)nullptr)->field))
+#define HAYATE_STATE(field)                                                                                  \
+    ::hayate::jit::state_field(offsetof(::hayate::CpuState, field),                                          \
+                               sizeof(((::hayate::CpuState*)nullptr)->field))
 inline x86::Mem guest_gpr_slot(int guest, uint32_t size = 8) {
     return state_field(offsetof(CpuState, gpr) + guest * 8, size);
 }

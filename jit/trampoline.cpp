@@ -65,7 +65,8 @@ void emit_load_ymm_high(x86::Assembler& a, bool at_entry) {
     a.cmp(HAYATE_STATE(ymm_dirty), Imm(0));
     a.je(clean);
     for (uint32_t i = 0; i < 16; i++)
-        a.vinsertf128(x86::ymm(i), x86::ymm(i), state_field(offsetof(CpuState, ymm_high) + i * 16, 16), Imm(1));
+        a.vinsertf128(x86::ymm(i), x86::ymm(i), state_field(offsetof(CpuState, ymm_high) + i * 16, 16),
+                      Imm(1));
     a.jmp(done);
     a.bind(clean);
     if (at_entry) {

@@ -10,8 +10,8 @@ void IoBus::map(uint64_t base, uint64_t size, IoHandler* handler, std::string ow
         throw std::logic_error(fmt::format("{}: bad range {:#x}+{:#x} for {}", name_, base, size, owner));
     for (const auto& r : ranges_)
         if (base < r.base + r.size && r.base < base + size)
-            throw std::logic_error(fmt::format("{}: {} at {:#x}+{:#x} overlaps {} at {:#x}+{:#x}", name_, owner,
-                                               base, size, r.owner, r.base, r.size));
+            throw std::logic_error(fmt::format("{}: {} at {:#x}+{:#x} overlaps {} at {:#x}+{:#x}", name_,
+                                               owner, base, size, r.owner, r.base, r.size));
     ranges_.push_back({base, size, handler, std::move(owner)});
     std::sort(ranges_.begin(), ranges_.end(), [](const Range& a, const Range& b) { return a.base < b.base; });
 }

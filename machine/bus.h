@@ -9,7 +9,8 @@ namespace hayate {
 
 class IoBus {
   public:
-    explicit IoBus(std::string name, uint64_t address_limit) : name_(std::move(name)), limit_(address_limit) {}
+    explicit IoBus(std::string name, uint64_t address_limit)
+        : name_(std::move(name)), limit_(address_limit) {}
 
     // Maps [base, base+size) to `handler`. Overlapping an existing range is a
     // board wiring bug: throws std::logic_error.

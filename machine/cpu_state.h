@@ -25,8 +25,8 @@ constexpr uint64_t PE = 1u << 0, MP = 1u << 1, EM = 1u << 2, TS = 1u << 3, ET = 
 namespace cr4 {
 constexpr uint64_t VME = 1u << 0, PVI = 1u << 1, TSD = 1u << 2, DE = 1u << 3, PSE = 1u << 4, PAE = 1u << 5,
                    MCE = 1u << 6, PGE = 1u << 7, PCE = 1u << 8, OSFXSR = 1u << 9, OSXMMEXCPT = 1u << 10,
-                   UMIP = 1u << 11, LA57 = 1u << 12, FSGSBASE = 1u << 16, PCIDE = 1u << 17, OSXSAVE = 1u << 18,
-                   SMEP = 1u << 20, SMAP = 1u << 21;
+                   UMIP = 1u << 11, LA57 = 1u << 12, FSGSBASE = 1u << 16, PCIDE = 1u << 17,
+                   OSXSAVE = 1u << 18, SMEP = 1u << 20, SMAP = 1u << 21;
 }
 namespace efer {
 constexpr uint64_t SCE = 1u << 0, LME = 1u << 8, LMA = 1u << 10, NXE = 1u << 11;
@@ -161,8 +161,8 @@ struct alignas(64) CpuState {
     alignas(16) uint8_t x87_image[108] = {};
     uint16_t x87_fcs = 0, x87_fds = 0, x87_fop = 0; // pointers of the last non-control x87 instruction
     uint64_t x87_fip = 0, x87_fdp = 0;
-    uint8_t x87_live = 0;          // the host x87 unit holds the guest's state (generated code only)
-    uint16_t host_fcw = 0x37f;     // the host's control word, restored when C++ code runs
+    uint8_t x87_live = 0;             // the host x87 unit holds the guest's state (generated code only)
+    uint16_t host_fcw = 0x37f;        // the host's control word, restored when C++ code runs
     const void* x87_ensure = nullptr; // called by a block's first x87 instruction: loads the state once
 
     // --- AVX: the upper halves of YMM0-15 (frontend/emit_avx.cpp, jit/trampoline.cpp) ---

@@ -181,8 +181,7 @@ void deliver_protected(Vcpu& cpu, uint8_t vector, bool has_error, uint32_t error
                 cpu.raise(10, true, s.tr.selector & 0xfffc);
                 return;
             }
-            if (!cpu.read_system(s.tr.base + off, &esp, 4) ||
-                !cpu.read_system(s.tr.base + off + 4, &ss, 2))
+            if (!cpu.read_system(s.tr.base + off, &esp, 4) || !cpu.read_system(s.tr.base + off + 4, &ss, 2))
                 return;
             Descriptor ssd;
             if ((ss & 0xfffc) == 0 || !read_descriptor(cpu, ss, ssd, 10)) {
@@ -288,9 +287,10 @@ void Vcpu::raise_software_interrupt(uint8_t vector, uint64_t next_rip, bool int3
     }
     if (state.eflags & flag::VM) {
         if (state.cr4 & cr4::VME)
-            log_warning("INT {} in virtual-8086 mode with CR4.VME: interrupt redirection (VME) is not implemented; "
-                        "handled as without VME",
-                        vector);
+            log_warning(
+                "INT {} in virtual-8086 mode with CR4.VME: interrupt redirection (VME) is not implemented; "
+                "handled as without VME",
+                vector);
         // INT n is IOPL-sensitive in virtual-8086 mode; INT3 and INTO are not.
         if (!int3_or_into && ((state.eflags & flag::IOPL) >> 12) < 3) {
             raise(13, true, 0);

@@ -72,7 +72,8 @@ void Machine::build_board() {
         intr_.store(level, std::memory_order_release);
         if (level) kick_cpus();
     });
-    auto slave = std::make_unique<Pic8259>("pic-slave", [m = master.get()](bool level) { m->set_input(2, level); });
+    auto slave =
+        std::make_unique<Pic8259>("pic-slave", [m = master.get()](bool level) { m->set_input(2, level); });
     pic_master_ = master.get();
     pic_slave_ = slave.get();
     ports_.map(0x20, Pic8259::kPortCount, master.get(), "pic-master");
@@ -82,7 +83,8 @@ void Machine::build_board() {
         irq_lines_[i]->connect([m = master.get(), irq](bool level) { m->set_input(irq, level); });
     }
     // FERR# latched onto IRQ 13 (slave IR5), cleared through port 0xF0.
-    irq_lines_.push_back(std::make_unique<IrqLine>([s = slave.get()](bool level) { s->set_input(5, level); }));
+    irq_lines_.push_back(
+        std::make_unique<IrqLine>([s = slave.get()](bool level) { s->set_input(5, level); }));
     auto ferr = std::make_unique<FerrLatch>(*irq_lines_.back());
     ferr_ = ferr.get();
     ports_.map(FerrLatch::kPort, 1, ferr.get(), "ferr-latch");

@@ -9,13 +9,16 @@ namespace hayate {
 
 PhysicalMemory::PhysicalMemory(uint64_t ram_bytes) : mmio_("mmio", ~0ull) {
     if (ram_bytes == 0 || ram_bytes % kPageSize)
-        throw std::runtime_error(fmt::format("guest RAM size {} is not a positive multiple of 4 KiB", ram_bytes));
+        throw std::runtime_error(
+            fmt::format("guest RAM size {} is not a positive multiple of 4 KiB", ram_bytes));
     // One guard page after RAM: a translation bug that runs off the end faults
     // instead of touching other host memory.
     map_size_ = ram_bytes + kPageSize;
-    void* p = mmap(nullptr, map_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* p =
+        mmap(nullptr, map_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
-        throw std::runtime_error(fmt::format("cannot map {} MiB of guest RAM: {}", ram_bytes >> 20, strerror(errno)));
+        throw std::runtime_error(
+            fmt::format("cannot map {} MiB of guest RAM: {}", ram_bytes >> 20, strerror(errno)));
     ram_ = static_cast<uint8_t*>(p);
     mprotect(ram_ + ram_bytes, kPageSize, PROT_NONE);
     madvise(ram_, ram_bytes, MADV_HUGEPAGE);

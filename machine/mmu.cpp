@@ -40,7 +40,8 @@ SetBits set_bits(PhysicalMemory& mem, uint64_t addr, unsigned size, uint64_t fla
     bool ok;
     if (size == 8) {
         uint64_t expected = seen;
-        ok = std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(h)).compare_exchange_strong(expected, seen | flags);
+        ok = std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(h))
+                 .compare_exchange_strong(expected, seen | flags);
     } else {
         uint32_t expected = uint32_t(seen);
         ok = std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(h))
@@ -54,10 +55,10 @@ SetBits set_bits(PhysicalMemory& mem, uint64_t addr, unsigned size, uint64_t fla
 // Who makes an access and what it may touch (SDM vol. 3, 4.6).
 struct AccessRights {
     bool write, fetch;
-    bool user;       // a user-mode access (CPL 3, not an implicit supervisor access)
-    bool smap;       // supervisor data access that user-mode pages refuse
-    bool smep;       // supervisor fetch that user-mode pages refuse
-    bool wp;         // CR0.WP: supervisor writes honour R/W
+    bool user; // a user-mode access (CPL 3, not an implicit supervisor access)
+    bool smap; // supervisor data access that user-mode pages refuse
+    bool smep; // supervisor fetch that user-mode pages refuse
+    bool wp;   // CR0.WP: supervisor writes honour R/W
     bool nxe;
 };
 
@@ -238,8 +239,10 @@ bool Vcpu::probe_translate(uint64_t linear, Access acc, bool user, uint64_t& phy
 }
 
 uint64_t Vcpu::linear_of(int seg, uint64_t offset, unsigned address_bytes) const {
-    if (address_bytes == 2) offset = uint16_t(offset);
-    else if (address_bytes == 4) offset = uint32_t(offset);
+    if (address_bytes == 2)
+        offset = uint16_t(offset);
+    else if (address_bytes == 4)
+        offset = uint32_t(offset);
     if (state.efer & efer::LMA && state.seg[CS].is_long()) {
         if (seg == FS || seg == GS) return offset + state.seg[seg].base;
         return offset;
@@ -259,7 +262,8 @@ bool Vcpu::read_linear(uint64_t linear, void* out, unsigned size, bool user) {
     unsigned first = std::min<unsigned>(size, unsigned(kPageSize - (linear & 0xfff)));
     if (!translate(linear, Access::Read, user, phys[0])) return false;
     if (first < size && !translate(linear + first, Access::Read, user, phys[1])) return false;
-    if (debug_breakpoints_enabled(state)) state.pending_data_breakpoints |= data_breakpoint_hits(state, linear, size, false);
+    if (debug_breakpoints_enabled(state))
+        state.pending_data_breakpoints |= data_breakpoint_hits(state, linear, size, false);
     auto* o = static_cast<uint8_t*>(out);
     PhysicalMemory& mem = machine.memory();
     for (unsigned i = 0; i < size;) {
@@ -298,7 +302,8 @@ bool Vcpu::write_linear(uint64_t linear, const void* in, unsigned size, bool use
     unsigned first = std::min<unsigned>(size, unsigned(kPageSize - (linear & 0xfff)));
     if (!translate(linear, Access::Write, user, phys[0])) return false;
     if (first < size && !translate(linear + first, Access::Write, user, phys[1])) return false;
-    if (debug_breakpoints_enabled(state)) state.pending_data_breakpoints |= data_breakpoint_hits(state, linear, size, true);
+    if (debug_breakpoints_enabled(state))
+        state.pending_data_breakpoints |= data_breakpoint_hits(state, linear, size, true);
     const auto* b = static_cast<const uint8_t*>(in);
     PhysicalMemory& mem = machine.memory();
     for (unsigned i = 0; i < size;) {
@@ -469,9 +474,10 @@ bool commit_paging_controls(Vcpu& cpu, uint64_t cr0, uint64_t cr4, uint64_t efer
     const bool reload = ((cr0 ^ s.cr0) & (cr0::CD | cr0::NW | cr0::PG)) ||
                         ((cr4 ^ s.cr4) & (cr4::PAE | cr4::PGE | cr4::PSE | cr4::SMEP));
     if (pae_paging && reload && !cpu.load_pae_pdptes(s.cr3)) return gp();
-    const bool flush = ((cr0 ^ s.cr0) & (cr0::PG | cr0::WP | cr0::PE)) ||
-                       ((cr4 ^ s.cr4) & (cr4::PSE | cr4::PAE | cr4::PGE | cr4::PCIDE | cr4::SMEP | cr4::SMAP)) ||
-                       ((efer ^ s.efer) & (efer::LMA | efer::NXE));
+    const bool flush =
+        ((cr0 ^ s.cr0) & (cr0::PG | cr0::WP | cr0::PE)) ||
+        ((cr4 ^ s.cr4) & (cr4::PSE | cr4::PAE | cr4::PGE | cr4::PCIDE | cr4::SMEP | cr4::SMAP)) ||
+        ((efer ^ s.efer) & (efer::LMA | efer::NXE));
     s.cr0 = cr0;
     s.cr4 = cr4;
     s.efer = efer;

@@ -10,15 +10,17 @@ uint64_t read_tsc(const Vcpu& cpu) { return __rdtsc() + cpu.state.tsc_offset; }
 
 namespace {
 
-bool canonical(uint64_t x) { return int64_t(x << (64 - kLinearAddrBits)) >> (64 - kLinearAddrBits) == int64_t(x); }
+bool canonical(uint64_t x) {
+    return int64_t(x << (64 - kLinearAddrBits)) >> (64 - kLinearAddrBits) == int64_t(x);
+}
 
 // Bits above MAXPHYADDR (a physical address field's reserved bits).
 constexpr uint64_t kAbovePhysAddr = ~0ull << kPhysAddrBits;
 
 // CR0 bits that exist; MOV to CR0 ignores the other bits of 31:0 (bits
 // 63:32 are reserved and fault).
-constexpr uint64_t kCr0Defined = cr0::PE | cr0::MP | cr0::EM | cr0::TS | cr0::ET | cr0::NE | cr0::WP | cr0::AM |
-                                 cr0::NW | cr0::CD | cr0::PG;
+constexpr uint64_t kCr0Defined = cr0::PE | cr0::MP | cr0::EM | cr0::TS | cr0::ET | cr0::NE | cr0::WP |
+                                 cr0::AM | cr0::NW | cr0::CD | cr0::PG;
 
 bool gp(Vcpu& cpu) {
     cpu.raise(13, true, 0);
@@ -57,8 +59,8 @@ constexpr uint32_t TSC = 0x10, APIC_BASE = 0x1b, MTRRCAP = 0xfe, SYSENTER_CS = 0
                    SYSENTER_EIP = 0x176, MISC_ENABLE = 0x1a0, MTRR_PHYS_FIRST = 0x200,
                    MTRR_PHYS_LAST = 0x200 + 2 * kMtrrVariableCount - 1, PAT = 0x277, MTRR_DEF_TYPE = 0x2ff,
                    EFER = 0xc0000080, STAR = 0xc0000081, LSTAR = 0xc0000082, CSTAR = 0xc0000083,
-                   FMASK = 0xc0000084, FS_BASE = 0xc0000100, GS_BASE = 0xc0000101, KERNEL_GS_BASE = 0xc0000102,
-                   TSC_AUX = 0xc0000103;
+                   FMASK = 0xc0000084, FS_BASE = 0xc0000100, GS_BASE = 0xc0000101,
+                   KERNEL_GS_BASE = 0xc0000102, TSC_AUX = 0xc0000103;
 }
 
 // IA32_APIC_BASE: BSP (read-only), EN, base. There is no local APIC yet:
@@ -90,7 +92,8 @@ bool write_control_register(Vcpu& cpu, int cr, uint64_t value) {
     switch (cr) {
     case 0: {
         if (!long_mode) value = uint32_t(value);
-        if ((value >> 32) || ((value & cr0::PG) && !(value & cr0::PE)) || ((value & cr0::NW) && !(value & cr0::CD)))
+        if ((value >> 32) || ((value & cr0::PG) && !(value & cr0::PE)) ||
+            ((value & cr0::NW) && !(value & cr0::CD)))
             return gp(cpu);
         // Enabling paging with EFER.LME activates long mode (needs PAE); disabling leaves it.
         uint64_t new_efer = s.efer;
@@ -161,8 +164,8 @@ bool write_msr(Vcpu& cpu, uint32_t index, uint64_t v) {
     if (index >= msr::MTRR_PHYS_FIRST && index <= msr::MTRR_PHYS_LAST) {
         const bool is_mask = (index - msr::MTRR_PHYS_FIRST) & 1;
         // PHYSBASE: type in 7:0, 11:8 reserved; PHYSMASK: 10:0 reserved, V in 11.
-        const bool ok = is_mask ? !(v & (kAbovePhysAddr | 0x7ff)) : !(v & (kAbovePhysAddr | 0xf00)) &&
-                                                                        valid_mtrr_type(v & 0xff);
+        const bool ok = is_mask ? !(v & (kAbovePhysAddr | 0x7ff))
+                                : !(v & (kAbovePhysAddr | 0xf00)) && valid_mtrr_type(v & 0xff);
         if (!ok) return gp(cpu);
         s.mtrr_var[index - msr::MTRR_PHYS_FIRST] = v;
         return true;
@@ -213,13 +216,20 @@ bool write_msr(Vcpu& cpu, uint32_t index, uint64_t v) {
     case msr::SYSENTER_EIP:
         // MSRs holding a linear address: WRMSR keeps them canonical.
         if (!canonical(v)) return gp(cpu);
-        if (index == msr::LSTAR) s.lstar = v;
-        else if (index == msr::CSTAR) s.cstar = v;
-        else if (index == msr::FS_BASE) s.seg[FS].base = v;
-        else if (index == msr::GS_BASE) s.seg[GS].base = v;
-        else if (index == msr::KERNEL_GS_BASE) s.kernel_gs_base = v;
-        else if (index == msr::SYSENTER_ESP) s.sysenter_esp = v;
-        else s.sysenter_eip = v;
+        if (index == msr::LSTAR)
+            s.lstar = v;
+        else if (index == msr::CSTAR)
+            s.cstar = v;
+        else if (index == msr::FS_BASE)
+            s.seg[FS].base = v;
+        else if (index == msr::GS_BASE)
+            s.seg[GS].base = v;
+        else if (index == msr::KERNEL_GS_BASE)
+            s.kernel_gs_base = v;
+        else if (index == msr::SYSENTER_ESP)
+            s.sysenter_esp = v;
+        else
+            s.sysenter_eip = v;
         return true;
     case msr::PAT:
         if (!valid_pat(v)) return gp(cpu);

@@ -21,8 +21,8 @@ struct MachineOptions {
     uint64_t ram_bytes = 128ull << 20;
     std::string kernel;
     std::string append;
-    std::vector<std::string> initrd; // multiboot: each becomes a module
-    std::vector<SerialOption> serial;   // COM1, COM2, ... in order given; empty: COM1 on stdio
+    std::vector<std::string> initrd;  // multiboot: each becomes a module
+    std::vector<SerialOption> serial; // COM1, COM2, ... in order given; empty: COM1 on stdio
     bool nographic = false;
     bool no_reboot = false;
     bool nodefaults = false;

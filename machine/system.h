@@ -30,8 +30,8 @@ bool cpu_has_rdseed();
 // CPUID and executed only where the host has them (#UD otherwise).
 enum class SimdExt : uint8_t { Mmx, Sse3, Ssse3, Sse41, Sse42, Aes, Pclmul };
 bool cpu_has_simd(SimdExt ext);
-uint64_t cr4_writable_bits();            // CR4 bits of advertised features; others are reserved
-uint64_t xcr0_supported_bits();          // XCR0 state components (0: XSAVE not advertised)
+uint64_t cr4_writable_bits();   // CR4 bits of advertised features; others are reserved
+uint64_t xcr0_supported_bits(); // XCR0 state components (0: XSAVE not advertised)
 // The guest's time-stamp counter (invariant, from the host's).
 uint64_t read_tsc(const Vcpu& cpu);
 

@@ -62,12 +62,8 @@ bool read_image(Vcpu& cpu, uint64_t base, bool tss32, TaskImage& t) {
     return true;
 }
 
-bool write_u16(Vcpu& cpu, uint64_t linear, uint16_t v) {
-    return cpu.write_system(uint32_t(linear), &v, 2);
-}
-bool write_u32(Vcpu& cpu, uint64_t linear, uint32_t v) {
-    return cpu.write_system(uint32_t(linear), &v, 4);
-}
+bool write_u16(Vcpu& cpu, uint64_t linear, uint16_t v) { return cpu.write_system(uint32_t(linear), &v, 2); }
+bool write_u32(Vcpu& cpu, uint64_t linear, uint32_t v) { return cpu.write_system(uint32_t(linear), &v, 4); }
 
 // Saves the dynamic fields of the current task into its TSS (the static
 // ones, CR3 and the LDT selector, stay).

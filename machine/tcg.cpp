@@ -90,8 +90,8 @@ struct TcgEngine::Impl {
             // Still valid: the jump cache is flushed with the TLB.
         }
         // The page after the block's first one, for a last instruction that straddles into it.
-        const uint64_t linear2 = mode::is64(mode) ? (linear & kPageMask) + kPageSize
-                                                  : uint32_t((linear & kPageMask) + kPageSize);
+        const uint64_t linear2 =
+            mode::is64(mode) ? (linear & kPageMask) + kPageSize : uint32_t((linear & kPageMask) + kPageSize);
         jit::Block* b = cache.lookup(phys, pc, cs_base, mode);
         if (b && b->phys_page2 != ~0ull) {
             // That page may have been remapped or unmapped since: translate

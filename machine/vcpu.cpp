@@ -71,12 +71,13 @@ std::string Vcpu::dump_state() const {
     uint32_t m = compute_mode(s);
     const char* mode_name = (s.efer & efer::LMA) ? (mode::is64(m) ? "long (64-bit)" : "long (compatibility)")
                             : !(s.cr0 & cr0::PE) ? "real"
-                            : (s.eflags & flag::VM) ? "virtual-8086"
+                            : (s.eflags & flag::VM)               ? "virtual-8086"
                             : mode::code_size(m) == mode::kCode32 ? "protected (32-bit)"
                                                                   : "protected (16-bit)";
     std::string out = fmt::format("CPU {} in {} mode, CPL {}, at {:04x}:{:x}{}\n", index, mode_name, s.cpl(),
                                   s.seg[CS].selector, s.rip, s.halted ? ", halted" : "");
-    for (int i = 0; i < 16; i++) out += fmt::format("{:>3}={:016x}{}", names[i], s.gpr[i], i % 4 == 3 ? "\n" : " ");
+    for (int i = 0; i < 16; i++)
+        out += fmt::format("{:>3}={:016x}{}", names[i], s.gpr[i], i % 4 == 3 ? "\n" : " ");
     out += fmt::format("RIP={:016x} RFL={:08x} [{}{}{}{}{}{}{}{}]\n", s.rip, s.eflags,
                        s.eflags & flag::OF ? 'O' : '-', s.eflags & flag::DF ? 'D' : '-',
                        s.eflags & flag::IF ? 'I' : '-', s.eflags & flag::SF ? 'S' : '-',
@@ -84,14 +85,14 @@ std::string Vcpu::dump_state() const {
                        s.eflags & flag::PF ? 'P' : '-', s.eflags & flag::CF ? 'C' : '-');
     static const char* seg_names[6] = {"ES", "CS", "SS", "DS", "FS", "GS"};
     for (int i = 0; i < kSegCount; i++)
-        out += fmt::format("{} ={:04x} {:016x} {:08x} {:04x}\n", seg_names[i], s.seg[i].selector, s.seg[i].base,
-                           s.seg[i].limit, s.seg[i].attr);
+        out += fmt::format("{} ={:04x} {:016x} {:08x} {:04x}\n", seg_names[i], s.seg[i].selector,
+                           s.seg[i].base, s.seg[i].limit, s.seg[i].attr);
     out += fmt::format("LDT={:04x} {:016x} {:08x}  TR={:04x} {:016x} {:08x}\n", s.ldtr.selector, s.ldtr.base,
                        s.ldtr.limit, s.tr.selector, s.tr.base, s.tr.limit);
     out += fmt::format("GDT={:016x} {:08x}  IDT={:016x} {:08x}\n", s.gdtr.base, s.gdtr.limit, s.idtr.base,
                        s.idtr.limit);
-    out += fmt::format("CR0={:08x} CR2={:016x} CR3={:016x} CR4={:08x} EFER={:x}\n", s.cr0, s.cr2, s.cr3, s.cr4,
-                       s.efer);
+    out += fmt::format("CR0={:08x} CR2={:016x} CR3={:016x} CR4={:08x} EFER={:x}\n", s.cr0, s.cr2, s.cr3,
+                       s.cr4, s.efer);
     out += fmt::format("CR8={:x} DR6={:08x} DR7={:08x} XCR0={:x}\n", s.cr8, s.dr[6], s.dr[7], s.xcr0);
     if (last_exception_count) {
         out += "recent exceptions:";

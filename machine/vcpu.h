@@ -44,7 +44,8 @@ class Vcpu {
     // user-mode access rights (CPL 3 data accesses); `supervisor_implicit`
     // accesses (descriptor tables, TSS) pass user=false.
     bool translate(uint64_t linear, Access acc, bool user, uint64_t& phys);
-    // The same walk without raising anything (code fetch look-ahead, debuggers). No A/D side effects are avoided.
+    // The same walk without raising anything (code fetch look-ahead, debuggers). No A/D side effects are
+    // avoided.
     bool probe_translate(uint64_t linear, Access acc, bool user, uint64_t& phys);
     // Reads/writes up to 16 bytes at a linear address (may straddle pages;
     // all pages are checked before anything is written). Raise and return false on fault.
@@ -79,8 +80,8 @@ class Vcpu {
     uint64_t event_count = 0;
 
     // ---- TLB ----
-    void flush_tlb();                          // everything (CR3/CR0/CR4 writes)
-    void flush_tlb_page(uint64_t linear);      // INVLPG
+    void flush_tlb();                                   // everything (CR3/CR0/CR4 writes)
+    void flush_tlb_page(uint64_t linear);               // INVLPG
     void flush_tlb_phys_page_write(uint64_t phys_page); // page became a code page
     void flush_jump_cache();
     // Records a large-page translation (2/4 MiB, 1 GiB): the TLB holds it in

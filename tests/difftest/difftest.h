@@ -58,7 +58,7 @@ struct RunResult {
     alignas(16) uint8_t fault_xmm[16][16] = {};
     alignas(16) uint8_t fault_ymm_high[16][16] = {};
     uint32_t fault_mxcsr = 0;
-    std::string error;           // the run itself failed (setup, timeout, triple fault)
+    std::string error; // the run itself failed (setup, timeout, triple fault)
 };
 
 struct Case {

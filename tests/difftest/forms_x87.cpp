@@ -214,12 +214,12 @@ std::vector<Form> forms_x87_move() {
             maybe_wait(g);
         });
         v.push_back({"fisttp" + m,
-                      [=](Gen& g) {
-                          random_x87(g);
-                          g.a.fisttp(int_mem(g, bytes));
-                          maybe_wait(g);
-                      },
-                      feat::kSse3});
+                     [=](Gen& g) {
+                         random_x87(g);
+                         g.a.fisttp(int_mem(g, bytes));
+                         maybe_wait(g);
+                     },
+                     feat::kSse3});
         if (bytes != 8)
             add(v, "fist" + m, [=](Gen& g) {
                 random_x87(g);

@@ -17,10 +17,11 @@ using asmjit::Label;
 // Host CPU features a form needs (checked with CPUID; forms are skipped otherwise).
 namespace feat {
 constexpr unsigned kBmi1 = 1, kBmi2 = 2, kLzcnt = 4, kPopcnt = 8, kMovbe = 16, kCx16 = 32;
-constexpr unsigned kMmx = 64, kSse3 = 128, kSsse3 = 256, kSse41 = 512, kSse42 = 1024, kAes = 2048, kPclmul = 4096;
+constexpr unsigned kMmx = 64, kSse3 = 128, kSsse3 = 256, kSse41 = 512, kSse42 = 1024, kAes = 2048,
+                   kPclmul = 4096;
 // VEX forms: each also needs the OS to enable the AVX state (host_has_avx()).
 constexpr unsigned kAvx = 1u << 13, kAvx2 = 1u << 14, kFma = 1u << 15, kF16c = 1u << 16;
-}
+} // namespace feat
 unsigned host_features();
 
 // Lane kinds for XMM operands.
@@ -127,7 +128,7 @@ std::vector<Form> forms_avx_fp();
 std::vector<Form> forms_avx_int();
 std::vector<Form> forms_avx_move();
 std::vector<Form> forms_fma();
-std::vector<Form> forms_avx_other(); // F16C, VEX AES-NI/PCLMULQDQ, gathers, masked moves, MXCSR, VZERO*
+std::vector<Form> forms_avx_other();    // F16C, VEX AES-NI/PCLMULQDQ, gathers, masked moves, MXCSR, VZERO*
 std::vector<Form> forms_avx_sequence(); // mixed VEX/SSE sequences: the upper halves across transitions
 // The mnemonics frontend/emit_avx.cpp translates that no form of the AVX
 // families above produces (empty when the families cover the whole table).

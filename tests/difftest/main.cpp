@@ -164,7 +164,8 @@ void run_family(const char* family) {
                 break;
             }
             if (trace) { // each case before it runs: finds the one that crashes the tester
-                std::printf("case %d: %s\n%s", i, disassemble(c.code).c_str(), describe_state(c.init, true).c_str());
+                std::printf("case %d: %s\n%s", i, disassemble(c.code).c_str(),
+                            describe_state(c.init, true).c_str());
                 std::fflush(stdout);
             }
             RunResult n = native.run(c);
@@ -216,17 +217,37 @@ void run_family(const char* family) {
 
 const std::vector<Family>& families() {
     static const std::vector<Family> list = {
-        {"alu", forms_alu},           {"shift", forms_shift},         {"muldiv", forms_muldiv},
-        {"bit", forms_bit},           {"cond", forms_cond},           {"string", forms_string},
-        {"stack", forms_stack},       {"atomic", forms_atomic},       {"misc", forms_misc},
-        {"sse_move", forms_sse_move}, {"sse_arith", forms_sse_arith}, {"sse_cmp", forms_sse_cmp},
-        {"sse_cvt", forms_sse_cvt},   {"sse_logic", forms_sse_logic}, {"sse_int", forms_sse_int},
-        {"x87_arith", forms_x87_arith}, {"x87_move", forms_x87_move}, {"x87_cmp", forms_x87_cmp},
+        {"alu", forms_alu},
+        {"shift", forms_shift},
+        {"muldiv", forms_muldiv},
+        {"bit", forms_bit},
+        {"cond", forms_cond},
+        {"string", forms_string},
+        {"stack", forms_stack},
+        {"atomic", forms_atomic},
+        {"misc", forms_misc},
+        {"sse_move", forms_sse_move},
+        {"sse_arith", forms_sse_arith},
+        {"sse_cmp", forms_sse_cmp},
+        {"sse_cvt", forms_sse_cvt},
+        {"sse_logic", forms_sse_logic},
+        {"sse_int", forms_sse_int},
+        {"x87_arith", forms_x87_arith},
+        {"x87_move", forms_x87_move},
+        {"x87_cmp", forms_x87_cmp},
         {"x87_control", forms_x87_control},
-        {"sse3", forms_sse3},           {"ssse3", forms_ssse3},       {"sse41", forms_sse41},
-        {"sse42", forms_sse42},         {"aes", forms_aes},           {"mmx", forms_mmx},
-        {"avx_fp", forms_avx_fp},       {"avx_int", forms_avx_int},   {"avx_move", forms_avx_move},
-        {"fma", forms_fma},             {"avx_other", forms_avx_other}, {"avx_sequence", forms_avx_sequence},
+        {"sse3", forms_sse3},
+        {"ssse3", forms_ssse3},
+        {"sse41", forms_sse41},
+        {"sse42", forms_sse42},
+        {"aes", forms_aes},
+        {"mmx", forms_mmx},
+        {"avx_fp", forms_avx_fp},
+        {"avx_int", forms_avx_int},
+        {"avx_move", forms_avx_move},
+        {"fma", forms_fma},
+        {"avx_other", forms_avx_other},
+        {"avx_sequence", forms_avx_sequence},
     };
     return list;
 }

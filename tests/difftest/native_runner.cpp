@@ -15,8 +15,8 @@
 #endif
 #include "tests/difftest/difftest.h"
 #include <asmjit/x86.h>
-#include <csetjmp>
 #include <cpuid.h>
+#include <csetjmp>
 #include <csignal>
 #include <cstddef>
 #include <cstdio>
@@ -247,8 +247,8 @@ class NativeRunner final : public Runner {
                 a.movdqu(x86::xmm(i), abs_mem(offsetof(NativeArea, xmm) + 16 * i, 16));
             if (host_has_avx())
                 for (int i = 0; i < 16; i++)
-                    a.vinsertf128(x86::ymm(i), x86::ymm(i), abs_mem(offsetof(NativeArea, ymm_high) + 16 * i, 16),
-                                  asmjit::Imm(1));
+                    a.vinsertf128(x86::ymm(i), x86::ymm(i),
+                                  abs_mem(offsetof(NativeArea, ymm_high) + 16 * i, 16), asmjit::Imm(1));
             a.frstor(abs_mem(offsetof(NativeArea, x87), 108));
             a.push(abs_mem(offsetof(NativeArea, rflags), 8));
             a.popfq();
