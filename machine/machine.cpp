@@ -1,5 +1,6 @@
 #include "machine/machine.h"
 #include "devices/debug_exit.h"
+#include "devices/elcr.h"
 #include "devices/ferr_latch.h"
 #include "devices/pic8259.h"
 #include "devices/uart16550.h"
@@ -88,9 +89,12 @@ void Machine::build_board() {
     auto ferr = std::make_unique<FerrLatch>(*irq_lines_.back());
     ferr_ = ferr.get();
     ports_.map(FerrLatch::kPort, 1, ferr.get(), "ferr-latch");
+    auto elcr = std::make_unique<Elcr>(*master, *slave);
+    ports_.map(Elcr::kPort, Elcr::kPortCount, elcr.get(), "elcr");
     devices_.push_back(std::move(master));
     devices_.push_back(std::move(slave));
     devices_.push_back(std::move(ferr));
+    devices_.push_back(std::move(elcr));
 
     for (const auto& d : options_.debug_exit) {
         auto dev = std::make_unique<DebugExit>("isa-debug-exit", d.iosize,

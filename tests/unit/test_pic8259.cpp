@@ -142,3 +142,22 @@ TEST_CASE("pic: a master reports its cascade line", "[pic]") {
     f.pic.acknowledge(&cascade);
     CHECK(cascade == -1);
 }
+
+#include "devices/elcr.h"
+
+TEST_CASE("elcr: level-triggered inputs of both 8259As, fixed edge bits", "[pic]") {
+    Pic8259 master("m", nullptr), slave("s", nullptr);
+    hayate::Elcr elcr(master, slave);
+    elcr.io_write(0, 1, 0xff); // IRQ0-2 stay edge-triggered
+    elcr.io_write(1, 1, 0xff); // IRQ8 and IRQ13 too
+    CHECK(elcr.io_read(0, 1) == 0xf8);
+    CHECK(elcr.io_read(1, 1) == 0xde);
+    CHECK(master.level_triggered() == 0xf8);
+    CHECK(slave.level_triggered() == 0xde);
+    CHECK(elcr.io_read(0, 2) == 0xdef8);
+    elcr.io_write(0, 2, 0x0820); // IRQ5 and IRQ11
+    CHECK(master.level_triggered() == 0x20);
+    CHECK(slave.level_triggered() == 0x08);
+    elcr.reset();
+    CHECK(elcr.io_read(0, 2) == 0);
+}
