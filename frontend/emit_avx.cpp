@@ -24,6 +24,7 @@
 //     a helper) and the AVX2 gathers (element-wise with a mask: a helper).
 // The VEX.128 forms of AES-NI and PCLMULQDQ need those extensions besides
 // AVX (their VEX.256 forms are VAES/VPCLMULQDQ, not implemented: #UD, logged).
+#include "frontend/emit_sse.h"
 #include "frontend/emit_table.h"
 #include "frontend/helpers.h"
 #include "machine/system.h"
@@ -428,8 +429,6 @@ constexpr std::array<uint8_t, ZYDIS_MNEMONIC_MAX_VALUE + 1> kFlagsOf = [] {
 
 // ------------------------------------------------------------ vector registers in CpuState
 
-Vcpu& vcpu_of(CpuState* s) { return *static_cast<Vcpu*>(s->vcpu); }
-
 // YMMn as the guest sees it while C++ code runs.
 void get_vec(const CpuState& s, unsigned r, uint8_t out[32]) {
     std::memcpy(out, s.xmm[r], 16);
@@ -477,13 +476,6 @@ bool element_linear(CpuState& s, int seg, uint64_t offset, unsigned size, bool w
 bool mode64_of(const CpuState& s) { return (s.efer & efer::LMA) && s.seg[CS].is_long(); }
 
 // ------------------------------------------------------------ helpers
-
-uint64_t helper_avx_ldmxcsr(CpuState* s, uint64_t, uint64_t value) {
-    constexpr uint64_t kMxcsrMask = 0xffff;
-    if (value & ~kMxcsrMask) return helper_raise_exception(s, 13 | 0x100, 0);
-    s->mxcsr = uint32_t(value);
-    return kHelperContinue;
-}
 
 // VMASKMOVPS/PD, VPMASKMOVD/Q: arg1 = register (bits 0-3), mask register
 // (4-7), element size (8-15), vector bytes (16-23), store (24), segment
@@ -768,17 +760,7 @@ bool emit_ldmxcsr(EmitContext& c) {
     case Gate::Raised: return true;
     case Gate::Emit: break;
     }
-    const ZydisDecodedOperand& op = c.insn->ops[0];
-    if (op.type != ZYDIS_OPERAND_TYPE_MEMORY) return false;
-    c.linear_address(op, kT0, MemAccess::Read);
-    const int seg = zydis_seg_index(op.mem.segment);
-    c.access_linear(4, MemAccess::Read, seg < 0 ? DS : seg, [&c](const x86::Mem& m) {
-        x86::Mem d = m;
-        d.setSize(4);
-        c.a.mov(kT0.r32(), d);
-    });
-    c.call_helper(&helper_avx_ldmxcsr, 0, true);
-    return true;
+    return emit_mxcsr_load(c);
 }
 
 bool emit_maskmovdqu(EmitContext& c) {
@@ -789,22 +771,10 @@ bool emit_maskmovdqu(EmitContext& c) {
     }
     const Insn& in = *c.insn;
     if (!is_vec(in.ops[0]) || !is_vec(in.ops[1])) return false;
-    const ZydisDecodedOperand* dst = nullptr;
-    for (unsigned i = 0; i < in.zi.operand_count; i++)
-        if (in.ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY) dst = &in.ops[i];
-    if (!dst) return false;
     const x86::Xmm src = x86::xmm(vec_index(in.ops[0].reg.value));
     const x86::Xmm mask = x86::xmm(vec_index(in.ops[1].reg.value));
-    c.linear_address(*dst, kT0, MemAccess::Write);
-    const int seg = zydis_seg_index(dst->mem.segment);
-    // Read-modify-write, so that a bounced access writes back the unselected
-    // bytes unchanged. The host instruction stores through RDI (guest RDI).
-    c.access_linear(16, MemAccess::ReadWrite, seg < 0 ? DS : seg, [&c, src, mask](const x86::Mem&) {
-        c.a.xchg(x86::rdi, kT0);
-        c.a.vmaskmovdqu(src, mask, x86::ptr(x86::rdi));
-        c.a.xchg(x86::rdi, kT0);
-    });
-    return true;
+    return emit_masked_store_through_rdi(
+        c, 16, [&c, src, mask]() { c.a.vmaskmovdqu(src, mask, x86::ptr(x86::rdi)); });
 }
 
 bool emit_maskmove(EmitContext& c) {

@@ -690,17 +690,7 @@ bool emit_ldmxcsr(EmitContext& c) {
     case Gate::Raised: return true;
     case Gate::Emit: break;
     }
-    const ZydisDecodedOperand& op = c.insn->ops[0];
-    if (op.type != ZYDIS_OPERAND_TYPE_MEMORY) return false;
-    c.linear_address(op, kT0, MemAccess::Read);
-    const int seg = zydis_seg_index(op.mem.segment);
-    c.access_linear(4, MemAccess::Read, seg < 0 ? DS : seg, [&c](const x86::Mem& m) {
-        x86::Mem d = m;
-        d.setSize(4);
-        c.a.mov(kT0.r32(), d);
-    });
-    c.call_helper(&helper_sse_ldmxcsr, 0, true);
-    return true;
+    return emit_mxcsr_load(c);
 }
 
 // MASKMOVDQU xmm, xmm and MASKMOVQ mm, mm.
@@ -713,28 +703,16 @@ bool emit_maskmovdqu(EmitContext& c) {
     const Insn& in = *c.insn;
     const bool mmx = is_mmx(in.ops[0]) && is_mmx(in.ops[1]);
     if (!mmx && (!is_xmm(in.ops[0]) || !is_xmm(in.ops[1]))) return false;
-    const ZydisDecodedOperand* dst = nullptr;
-    for (unsigned i = 0; i < in.zi.operand_count; i++)
-        if (in.ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY) dst = &in.ops[i];
-    if (!dst) return false;
     if (mmx) prepare_mmx(c);
     const ZydisRegister first = mmx ? ZYDIS_REGISTER_MM0 : ZYDIS_REGISTER_XMM0;
     const uint32_t src = uint32_t(in.ops[0].reg.value - first);
     const uint32_t mask = uint32_t(in.ops[1].reg.value - first);
-    c.linear_address(*dst, kT0, MemAccess::Write);
-    const int seg = zydis_seg_index(dst->mem.segment);
-    // Read-modify-write, so that a bounced access writes back the unselected
-    // bytes unchanged. The host instruction stores through RDI (guest RDI).
-    c.access_linear(mmx ? 8 : 16, MemAccess::ReadWrite, seg < 0 ? DS : seg,
-                    [&c, src, mask, mmx](const x86::Mem&) {
-                        c.a.xchg(x86::rdi, kT0);
-                        if (mmx)
-                            c.a.maskmovq(x86::mm(src), x86::mm(mask), x86::ptr(x86::rdi));
-                        else
-                            c.a.maskmovdqu(x86::xmm(src), x86::xmm(mask), x86::ptr(x86::rdi));
-                        c.a.xchg(x86::rdi, kT0);
-                    });
-    return true;
+    return emit_masked_store_through_rdi(c, mmx ? 8 : 16, [&c, src, mask, mmx]() {
+        if (mmx)
+            c.a.maskmovq(x86::mm(src), x86::mm(mask), x86::ptr(x86::rdi));
+        else
+            c.a.maskmovdqu(x86::xmm(src), x86::xmm(mask), x86::ptr(x86::rdi));
+    });
 }
 
 // CRC32 r, r/m: a general-register instruction (no CR0/CR4 conditions).
@@ -789,6 +767,36 @@ EmitFn emitter_of(Kind k) {
 }
 
 } // namespace
+
+bool emit_mxcsr_load(EmitContext& c) {
+    const ZydisDecodedOperand& op = c.insn->ops[0];
+    if (op.type != ZYDIS_OPERAND_TYPE_MEMORY) return false;
+    c.access_memory(op, MemAccess::Read, [&c](const x86::Mem& m) {
+        x86::Mem d = m;
+        d.setSize(4);
+        c.a.mov(kT0.r32(), d);
+    });
+    c.call_helper(&helper_sse_ldmxcsr, 0, true);
+    return true;
+}
+
+bool emit_masked_store_through_rdi(EmitContext& c, unsigned bytes, const std::function<void()>& store) {
+    const Insn& in = *c.insn;
+    const ZydisDecodedOperand* dst = nullptr;
+    for (unsigned i = 0; i < in.zi.operand_count; i++)
+        if (in.ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY) dst = &in.ops[i];
+    if (!dst) return false;
+    c.linear_address(*dst, kT0, MemAccess::Write);
+    const int seg = zydis_seg_index(dst->mem.segment);
+    // Read-modify-write, so that a bounced access writes back the unselected
+    // bytes unchanged.
+    c.access_linear(bytes, MemAccess::ReadWrite, seg < 0 ? DS : seg, [&c, store](const x86::Mem&) {
+        c.a.xchg(x86::rdi, kT0);
+        store();
+        c.a.xchg(x86::rdi, kT0);
+    });
+    return true;
+}
 
 bool is_sse_form(const Insn& in) {
     for (unsigned i = 0; i < in.visible_operands(); i++)

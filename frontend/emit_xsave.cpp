@@ -14,7 +14,9 @@
 // it is not), so XSAVEOPT never uses the modified optimisation, only the
 // init optimisation.
 #include "frontend/emit_table.h"
+#include "frontend/helpers.h"
 #include "frontend/x87_helpers.h"
+#include "machine/le_bytes.h"
 #include "machine/vcpu.h"
 #include "machine/x87.h"
 #include "machine/xsave.h"
@@ -35,18 +37,8 @@ uint64_t arg_of(Op op, bool rex_w, int seg) {
     return uint64_t(op) | (rex_w ? 0x100u : 0u) | (uint64_t(seg & 7) << 16);
 }
 
-Vcpu& vcpu_of(CpuState* s) { return *static_cast<Vcpu*>(s->vcpu); }
-
-uint64_t get64(const uint8_t* p) {
-    uint64_t v;
-    std::memcpy(&v, p, 8);
-    return v;
-}
-uint32_t get32(const uint8_t* p) {
-    uint32_t v;
-    std::memcpy(&v, p, 4);
-    return v;
-}
+using le::get32;
+using le::get64;
 
 uint64_t raise(CpuState* s, uint8_t vector, bool has_error = false) {
     vcpu_of(s).raise(vector, has_error, 0);

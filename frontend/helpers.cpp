@@ -12,8 +12,6 @@ namespace hayate {
 
 void tlb_fill(Vcpu& cpu, int mmu_index, uint64_t linear, uint64_t phys, bool writable);
 
-static Vcpu& vcpu_of(CpuState* s) { return *static_cast<Vcpu*>(s->vcpu); }
-
 uint8_t* helper_mem_slow(CpuState* s, uint64_t linear, uint64_t info) {
     Vcpu& cpu = vcpu_of(s);
     const unsigned size = MemInfo::size(uint32_t(info));

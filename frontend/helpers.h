@@ -8,6 +8,10 @@
 
 namespace hayate {
 
+class Vcpu;
+// The vCPU whose state generated code passed to a helper (CpuState::vcpu).
+inline Vcpu& vcpu_of(CpuState* s) { return *static_cast<Vcpu*>(s->vcpu); }
+
 // Memory slow path: translates, checks and either returns a host pointer into
 // RAM (TLB filled, caller retries its fast path), the bounce buffer (filled for
 // reads), or nullptr after raising a guest exception.

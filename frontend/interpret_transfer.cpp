@@ -57,6 +57,34 @@ SegmentCache cache_of(const Descriptor& d, uint16_t sel) {
     return SegmentCache{d.base(), d.limit(), sel, d.attr()};
 }
 
+// The SS that a far RET or IRET to an outer level loads, with the checks of
+// the SDM's RETURN-TO-OUTER-PRIVILEGE-LEVEL: a null selector only for 64-bit
+// code outside ring 3; RPL and DPL equal to the new CPL; writable data;
+// present (#SS). Raises the fault and returns false.
+bool outer_stack_segment(Vcpu& cpu, uint16_t ss_sel, unsigned rpl, bool target64, SegmentCache& out) {
+    if ((ss_sel & 0xfffc) == 0) {
+        if (!target64 || rpl == 3) {
+            cpu.raise(13, true, 0);
+            return false;
+        }
+        out = SegmentCache{0, 0, ss_sel, uint16_t(rpl << 5)};
+        return true;
+    }
+    Descriptor ssd;
+    if (!read_descriptor(cpu, ss_sel, ssd)) return false;
+    if ((ss_sel & 3u) != rpl || !ssd.writable_data() || ssd.dpl() != rpl) {
+        cpu.raise(13, true, ss_sel & 0xfffc);
+        return false;
+    }
+    if (!ssd.present()) {
+        cpu.raise(12, true, ss_sel & 0xfffc);
+        return false;
+    }
+    mark_accessed(cpu, ss_sel, ssd);
+    out = cache_of(ssd, ss_sel);
+    return true;
+}
+
 } // namespace
 
 // The new stack of a privilege change through a call gate, from the TSS
@@ -315,23 +343,8 @@ uint64_t Interp::far_return() {
     stack.release(release);
     uint64_t new_sp, ss64;
     if (!stack.pop(new_sp, opsize) || !stack.pop(ss64, opsize)) return kHelperExitHere;
-    const uint16_t ss_sel = uint16_t(ss64);
     SegmentCache new_ss;
-    if ((ss_sel & 0xfffc) == 0) {
-        // Only 64-bit code outside ring 3 may run on a null SS.
-        if (!target64 || rpl == 3) return gp();
-        new_ss = SegmentCache{0, 0, ss_sel, uint16_t(rpl << 5)};
-    } else {
-        Descriptor ssd;
-        if (!read_descriptor(cpu, ss_sel, ssd)) return kHelperExitHere;
-        if ((ss_sel & 3u) != rpl || !ssd.writable_data() || ssd.dpl() != rpl) return gp(ss_sel & 0xfffc);
-        if (!ssd.present()) {
-            cpu.raise(12, true, ss_sel & 0xfffc);
-            return kHelperExitHere;
-        }
-        mark_accessed(cpu, ss_sel, ssd);
-        new_ss = cache_of(ssd, ss_sel);
-    }
+    if (!outer_stack_segment(cpu, uint16_t(ss64), rpl, target64, new_ss)) return kHelperExitHere;
     if (!ip_ok()) return gp();
     load_code_segment(cpu, sel, d, rpl);
     s.rip = ip;
@@ -409,21 +422,7 @@ uint64_t Interp::iret() {
     if (pop_stack) {
         uint64_t ss64;
         if (!stack.pop(new_sp, opsize) || !stack.pop(ss64, opsize)) return kHelperExitHere;
-        const uint16_t ss_sel = uint16_t(ss64);
-        if ((ss_sel & 0xfffc) == 0) {
-            if (!target64 || rpl == 3) return gp();
-            new_ss = SegmentCache{0, 0, ss_sel, uint16_t(rpl << 5)};
-        } else {
-            Descriptor ssd;
-            if (!read_descriptor(cpu, ss_sel, ssd)) return kHelperExitHere;
-            if ((ss_sel & 3u) != rpl || !ssd.writable_data() || ssd.dpl() != rpl) return gp(ss_sel & 0xfffc);
-            if (!ssd.present()) {
-                cpu.raise(12, true, ss_sel & 0xfffc);
-                return kHelperExitHere;
-            }
-            mark_accessed(cpu, ss_sel, ssd);
-            new_ss = cache_of(ssd, ss_sel);
-        }
+        if (!outer_stack_segment(cpu, uint16_t(ss64), rpl, target64, new_ss)) return kHelperExitHere;
     }
     if (target64 ? !is_canonical_address(ip) : ip > d.limit()) return gp();
 

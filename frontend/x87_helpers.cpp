@@ -1,5 +1,7 @@
 #include "frontend/x87_helpers.h"
 #include "frontend/emit_context.h"
+#include "frontend/helpers.h"
+#include "machine/le_bytes.h"
 #include "machine/log.h"
 #include "machine/machine.h"
 #include "machine/vcpu.h"
@@ -10,28 +12,14 @@ namespace hayate {
 
 namespace {
 
-Vcpu& vcpu_of(CpuState* s) { return *static_cast<Vcpu*>(s->vcpu); }
-
 constexpr uint32_t kMxcsrMask = 0xffff; // as LDMXCSR (frontend/emit_sse.cpp): DAZ is supported
 
-void put16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
-void put32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
-void put64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
-uint16_t get16(const uint8_t* p) {
-    uint16_t v;
-    std::memcpy(&v, p, 2);
-    return v;
-}
-uint32_t get32(const uint8_t* p) {
-    uint32_t v;
-    std::memcpy(&v, p, 4);
-    return v;
-}
-uint64_t get64(const uint8_t* p) {
-    uint64_t v;
-    std::memcpy(&v, p, 8);
-    return v;
-}
+using le::get16;
+using le::get32;
+using le::get64;
+using le::put16;
+using le::put32;
+using le::put64;
 
 uint8_t empty_mask(const CpuState& s) {
     uint8_t m = 0;
