@@ -5,11 +5,16 @@
 #include "devices/pic8259.h"
 #include "devices/uart16550.h"
 #include "machine/chardev.h"
+#include "machine/linux_boot.h"
+#include "machine/system.h"
 #include "machine/log.h"
 #include "machine/multiboot.h"
 #include "machine/tcg.h"
 #include "machine/vcpu.h"
 #include <atomic>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <cstring>
 #include <stdexcept>
 
@@ -24,10 +29,11 @@ struct ComPort {
 };
 constexpr ComPort kComPorts[] = {{0x3f8, 4}, {0x2f8, 3}, {0x3e8, 4}, {0x2e8, 3}};
 
-bool is_linux_bzimage(std::span<const uint8_t> b) {
-    // The real-mode setup header: "HdrS" at 0x202 after the 0xAA55 boot sector signature.
-    return b.size() >= 0x206 && b[0x1fe] == 0x55 && b[0x1ff] == 0xaa &&
-           std::memcmp(b.data() + 0x202, "HdrS", 4) == 0;
+// futex(2) wait with a timeout: std::atomic::wait has none.
+void futex_wait(uint32_t* word, uint32_t expected, uint64_t timeout_ns) {
+    timespec ts{time_t(timeout_ns / kNsPerSecond), long(timeout_ns % kNsPerSecond)};
+    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, timeout_ns == TimerQueue::kNever ? nullptr : &ts,
+            nullptr, 0);
 }
 
 } // namespace
@@ -39,9 +45,46 @@ Machine::Machine(const MachineOptions& options) : options_(options) {
     vcpus_.push_back(std::make_unique<Vcpu>(*this, 0));
     build_board();
     load_kernel();
+    timers_.set_deadline_moved_earlier([this] { timer_watch_cv_.notify_one(); });
+    timer_watch_ = std::thread([this] { timer_watch_loop(); });
+}
+
+void Machine::stop_timer_watch() {
+    if (!timer_watch_.joinable()) return;
+    {
+        std::lock_guard lock(timer_watch_mu_);
+        timer_watch_stop_ = true;
+    }
+    timer_watch_cv_.notify_one();
+    timer_watch_.join();
+}
+
+// Sleeps until the earliest timer is due, then makes the vCPU leave generated
+// code so that it runs the timer; waits for it to do so before looking again.
+void Machine::timer_watch_loop() {
+    std::unique_lock lock(timer_watch_mu_);
+    uint64_t kicked_for = TimerQueue::kNever;
+    while (!timer_watch_stop_) {
+        const uint64_t due = timers_.next_deadline();
+        const uint64_t now = clock_.now_ns();
+        if (due == TimerQueue::kNever) {
+            timer_watch_cv_.wait(lock);
+        } else if (due > now) {
+            timer_watch_cv_.wait_for(lock, std::chrono::nanoseconds(due - now));
+        } else if (due != kicked_for) {
+            kicked_for = due;
+            kick_cpus();
+        } else {
+            // Kicked already; the vCPU notifies once it has run the timers.
+            // The bound only matters if that notification raced this wait.
+            timer_watch_cv_.wait_for(lock, std::chrono::milliseconds(1));
+            kicked_for = TimerQueue::kNever;
+        }
+    }
 }
 
 Machine::~Machine() {
+    stop_timer_watch();
     // Devices go first: their backends' input threads may still call into them.
     devices_.clear();
     backends_.clear();
@@ -116,8 +159,10 @@ void Machine::load_kernel() {
         cpu.state.gpr[RBX] = boot.info_addr;
         return;
     }
-    if (is_linux_bzimage(bytes))
-        throw std::runtime_error(fmt::format("{}: Linux bzImage boot is not supported yet", options_.kernel));
+    if (is_linux_bzimage(bytes)) {
+        load_linux_kernel(image);
+        return;
+    }
     std::string why = bytes.empty() ? "the file is empty" : header.note;
     throw std::runtime_error(
         fmt::format("{}: not a kernel format hayate can load (multiboot v1 ELF32/ELF64 or a.out kludge){}{}",
@@ -125,7 +170,10 @@ void Machine::load_kernel() {
 }
 
 void Machine::reset_cpus() {
-    for (auto& cpu : vcpus_) cpu->reset();
+    for (auto& cpu : vcpus_) {
+        cpu->reset();
+        cpu->set_a20(true); // the board's reset opens the gate again
+    }
 }
 
 void Machine::reset_board() {
@@ -135,6 +183,54 @@ void Machine::reset_board() {
     // As QEMU does for -kernel: the loader runs again, so the guest restarts
     // from a fresh image rather than from the reset vector (there is no BIOS).
     load_kernel();
+}
+
+// The memory types a PC BIOS leaves programmed: write-back by default, the
+// legacy VGA window uncached, and the MMIO part of the PCI hole (the top
+// 512 MiB or 1 GiB below 4 GiB) uncached. Without this Linux finds MTRRs
+// disabled and leaves PAT off.
+static void set_firmware_mtrrs(CpuState& s, const RamLayout& ram) {
+    constexpr uint64_t kWriteBack = 6, kUncached = 0, kEnable = 1u << 11, kFixedEnable = 1u << 10;
+    constexpr uint64_t all_wb = 0x0606060606060606ull;
+    s.mtrr_def_type = kEnable | kFixedEnable | kWriteBack;
+    for (auto& f : s.mtrr_fixed) f = all_wb;
+    s.mtrr_fixed[2] = 0; // MTRRfix16K_A0000: 0xA0000-0xBFFFF uncached
+    const uint64_t hole = ram.below_4g <= 0xc0000000 ? 0xc0000000 : 0xe0000000;
+    const uint64_t size = k4GiB - hole;
+    s.mtrr_var[0] = hole | kUncached;
+    s.mtrr_var[1] = (~(size - 1) & ((1ull << kPhysAddrBits) - 1)) | (1u << 11);
+}
+
+void Machine::load_linux_kernel(const FileImage& image) {
+    const RamLayout ram = RamLayout::for_size(options_.ram_bytes);
+    LinuxBootInputs in;
+    in.cmdline = options_.append;
+    in.initrd_paths = options_.initrd;
+    in.e820 = pc_e820_map(ram, 0);
+    in.low_ram_limit = ram.below_4g;
+    LinuxBoot boot = load_linux(*memory_, image, in);
+    Vcpu& cpu = vcpu(0);
+    cpu.enter_flat_protected_mode(boot.entry, boot.gdt_base, boot.gdt_limit);
+    cpu.set_segment(CS, kLinuxBootCodeSelector, 0, 0xffffffff, 0xc09b);
+    for (SegReg s : {DS, ES, FS, GS, SS}) cpu.set_segment(s, kLinuxBootDataSelector, 0, 0xffffffff, 0xc093);
+    set_firmware_mtrrs(cpu.state, ram);
+    cpu.state.gpr[RSI] = boot.zero_page;
+    cpu.state.gpr[RBX] = cpu.state.gpr[RBP] = cpu.state.gpr[RDI] = 0;
+}
+
+void Machine::wait_while_halted() {
+    CpuState& s = vcpu(0).state;
+    std::atomic_ref<uint32_t> exit_request(s.exit_request);
+    exit_request.store(0);
+    if ((s.eflags & flag::IF) && interrupt_requested()) {
+        s.halted = false; // the engine delivers it
+        return;
+    }
+    if (shutdown_requested() || reset_requested()) return;
+    const uint64_t due = timers_.next_deadline();
+    const uint64_t now = clock_.now_ns();
+    if (due <= now) return;
+    futex_wait(&s.exit_request, 0, due == TimerQueue::kNever ? due : due - now);
 }
 
 int Machine::run() {
@@ -148,15 +244,11 @@ int Machine::run() {
             engine.flush_translations();
             continue;
         }
+        if (timers_.run_expired()) timer_watch_cv_.notify_one();
         if (cpu.state.halted) {
             // HLT sleeps until an interrupt the CPU takes (INTR with IF=1),
-            // a shutdown or a reset; the kick of whoever causes it wakes it.
-            exit_request.store(0);
-            if ((cpu.state.eflags & flag::IF) && interrupt_requested()) {
-                cpu.state.halted = false; // the engine delivers it
-                continue;
-            }
-            if (!shutdown_requested() && !reset_requested()) exit_request.wait(0);
+            // the next timer, a shutdown or a reset; whoever causes one kicks.
+            wait_while_halted();
             continue;
         }
         StopReason why = engine.run();
@@ -219,7 +311,9 @@ void Machine::kick_cpus() {
     for (auto& cpu : vcpus_) {
         std::atomic_ref<uint32_t> req(cpu->state.exit_request);
         req.store(1);
-        req.notify_all();
+        // A raw futex wake: the halted vCPU sleeps in futex_wait (with a
+        // timeout), which std::atomic's notify does not know about.
+        syscall(SYS_futex, &cpu->state.exit_request, FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr, 0);
     }
 }
 

@@ -1,9 +1,13 @@
 // The PC board: memory, buses, devices, the vCPU and the accelerator that runs it.
 #pragma once
 #include "machine/bus.h"
+#include "machine/clock.h"
 #include "machine/memory.h"
 #include "machine/options.h"
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <memory>
 #include <vector>
 
@@ -45,6 +49,7 @@ class Machine {
     void reset_devices();
 
     PhysicalMemory& memory() { return *memory_; }
+    TimerQueue& timers() { return timers_; }
     IoBus& ports() { return ports_; }
     Vcpu& vcpu(int index = 0) { return *vcpus_.at(index); }
     const MachineOptions& options() const { return options_; }
@@ -59,8 +64,19 @@ class Machine {
     void load_kernel();
     void reset_cpus();
     void reset_board(); // devices, CPUs, and the kernel loaded again
+    void load_linux_kernel(const class FileImage& image);
+    void wait_while_halted();
+    void timer_watch_loop();
+    void stop_timer_watch();
 
     MachineOptions options_;
+    VirtualClock clock_;
+    TimerQueue timers_{clock_};
+    // Leaves generated code when a timer falls due (the vCPU runs it).
+    std::thread timer_watch_;
+    std::mutex timer_watch_mu_;
+    std::condition_variable timer_watch_cv_;
+    bool timer_watch_stop_ = false;
     std::unique_ptr<PhysicalMemory> memory_;
     IoBus ports_{"ioport", 0x10000};
     std::vector<std::unique_ptr<Vcpu>> vcpus_;

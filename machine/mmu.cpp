@@ -206,7 +206,7 @@ bool Vcpu::translate(uint64_t linear, Access acc, bool user, uint64_t& phys) {
         linear = uint32_t(linear);
     }
     if (!(state.cr0 & cr0::PG)) {
-        phys = linear;
+        phys = linear & a20_mask;
         return true;
     }
     WalkResult w = walk_current(*this, linear, acc, user);
@@ -219,7 +219,7 @@ bool Vcpu::translate(uint64_t linear, Access acc, bool user, uint64_t& phys) {
     // The TLB holds 4 KiB pieces of a large page; INVLPG must find them all.
     if (w.page_size > kPageSize) note_large_page(linear, w.page_size);
     last_translation_global = w.global;
-    phys = w.phys;
+    phys = w.phys & a20_mask;
     return true;
 }
 
@@ -230,11 +230,11 @@ bool Vcpu::probe_translate(uint64_t linear, Access acc, bool user, uint64_t& phy
         linear = uint32_t(linear);
     }
     if (!(state.cr0 & cr0::PG)) {
-        phys = linear;
+        phys = linear & a20_mask;
         return true;
     }
     WalkResult w = walk_current(*this, linear, acc, user);
-    phys = w.phys;
+    phys = w.phys & a20_mask;
     return w.status == WalkResult::Ok;
 }
 
@@ -329,6 +329,13 @@ bool Vcpu::write_linear(uint64_t linear, const void* in, unsigned size, bool use
 // The TLB caches translations of the current address space only: a CR3
 // write drops every non-global entry, whatever its PCID and no-flush bit say
 // (holding fewer translations than the hardware may is always allowed).
+
+void Vcpu::set_a20(bool enabled) {
+    const uint64_t mask = enabled ? ~0ull : ~(1ull << 20);
+    if (mask == a20_mask) return;
+    a20_mask = mask;
+    flush_tlb(); // every cached translation may now point elsewhere
+}
 
 void Vcpu::flush_tlb() {
     tlb_large_addr = ~0ull;

@@ -55,7 +55,7 @@ int fixed_mtrr_index(uint32_t msr) {
 }
 
 namespace msr {
-constexpr uint32_t TSC = 0x10, APIC_BASE = 0x1b, MTRRCAP = 0xfe, SYSENTER_CS = 0x174, SYSENTER_ESP = 0x175,
+constexpr uint32_t TSC = 0x10, APIC_BASE = 0x1b, BIOS_SIGN_ID = 0x8b, MTRRCAP = 0xfe, SYSENTER_CS = 0x174, SYSENTER_ESP = 0x175,
                    SYSENTER_EIP = 0x176, MISC_ENABLE = 0x1a0, MTRR_PHYS_FIRST = 0x200,
                    MTRR_PHYS_LAST = 0x200 + 2 * kMtrrVariableCount - 1, PAT = 0x277, MTRR_DEF_TYPE = 0x2ff,
                    EFER = 0xc0000080, STAR = 0xc0000081, LSTAR = 0xc0000082, CSTAR = 0xc0000083,
@@ -71,6 +71,8 @@ constexpr uint64_t kApicBsp = 1u << 8, kApicEnable = 1u << 11, kApicBaseMask = ~
 // IA32_MISC_ENABLE: fast strings (R/W), Limit CPUID Maxval (R/W, honoured
 // by CPUID); BTS and PEBS unavailable (read-only 1); the rest is reserved.
 constexpr uint64_t kMiscWritable = (1u << 0) | (1u << 22), kMiscReadOnly = (1u << 11) | (1u << 12);
+
+constexpr uint64_t kMicrocodeRevision = 1;
 
 } // namespace
 
@@ -153,6 +155,9 @@ bool read_msr(Vcpu& cpu, uint32_t index, uint64_t& v) {
     case msr::SYSENTER_EIP: v = s.sysenter_eip; return true;
     case msr::PAT: v = s.pat; return true;
     case msr::MISC_ENABLE: v = s.misc_enable; return true;
+    // IA32_BIOS_SIGN_ID: the microcode update signature in the high half
+    // (revision 1: there is no microcode, as under QEMU).
+    case msr::BIOS_SIGN_ID: v = kMicrocodeRevision << 32; return true;
     default:
         log_cat(logcat::kUnimp | logcat::kGuestErrors, "RDMSR {:#x}: unknown MSR, #GP", index);
         return gp(cpu);
@@ -234,6 +239,10 @@ bool write_msr(Vcpu& cpu, uint32_t index, uint64_t v) {
     case msr::PAT:
         if (!valid_pat(v)) return gp(cpu);
         s.pat = v;
+        return true;
+    case msr::BIOS_SIGN_ID:
+        // Software writes 0 before CPUID to have the signature latched;
+        // the value is fixed here, so any write is accepted and has no effect.
         return true;
     case msr::MISC_ENABLE:
         if (v & ~(kMiscWritable | kMiscReadOnly)) return gp(cpu);

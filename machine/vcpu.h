@@ -73,6 +73,10 @@ class Vcpu {
     void deliver_interrupt(uint8_t vector);
     // Set when delivery of an exception failed three times: the board resets/ends.
     bool triple_faulted = false;
+    // The A20 gate (i8042 output port, port 0x92): when closed, physical
+    // address bit 20 reads as 0, as on an 8086 wrapping at 1 MiB.
+    uint64_t a20_mask = ~0ull;
+    void set_a20(bool enabled);
     uint8_t last_exceptions[4] = {};
     unsigned last_exception_count = 0;
     // Exceptions and interrupts delivered so far (single-step: an instruction
