@@ -196,11 +196,37 @@ def main():
           1, stderr=[fmt_msg])
     bad_sum = struct.pack('<III', MB_MAGIC, 0, 12345) + bytes(100)
     check('bad checksum', ['-kernel', write('badsum', bad_sum)], 1, stderr=[fmt_msg, 'bad checksum'])
-    bz = bytearray(0x400)
-    bz[0x1fe:0x200] = b'\x55\xaa'
-    bz[0x202:0x206] = b'HdrS'
-    check('bzImage', ['-kernel', write('bzImage', bytes(bz))], 1,
-          stderr=['Linux bzImage boot is not supported yet'])
+    def bzimage(version=0x020f, payload=0x1000, syssize=None, init_size=0x100000, loadflags=1, cmdline_size=2047):
+        """A bzImage with one setup sector whose payload is `payload` bytes of HLT."""
+        bz = bytearray(0x400)
+        bz[0x1f1] = 1  # setup_sects
+        bz[0x1fe:0x200] = b'\x55\xaa'
+        bz[0x200:0x202] = b'\xeb\x66'  # jmp over the header: it ends at 0x268
+        bz[0x202:0x206] = b'HdrS'
+        struct.pack_into('<H', bz, 0x206, version)
+        struct.pack_into('<I', bz, 0x1f4, (payload + 15) // 16 if syssize is None else syssize)
+        bz[0x211] = loadflags
+        struct.pack_into('<I', bz, 0x22c, 0x7fffffff)  # initrd_addr_max
+        struct.pack_into('<I', bz, 0x238, cmdline_size)
+        struct.pack_into('<I', bz, 0x260, init_size)
+        return bytes(bz) + b'\xf4' * payload
+
+    check('bzImage too old', ['-kernel', write('bz-old', bzimage(version=0x0202))], 1,
+          stderr=['bz-old', 'boot protocol 2.02 is too old'])
+    check('zImage', ['-kernel', write('bz-low', bzimage(loadflags=0))], 1, stderr=['bz-low', 'zImage'])
+    check('bzImage truncated', ['-kernel', write('bz-trunc', bzimage(syssize=0x1000))], 1,
+          stderr=['bz-trunc', 'truncated'])
+    check('bzImage -m too small', ['-m', '16', '-kernel', write('bz-big', bzimage(init_size=64 << 20))], 1,
+          stderr=['bz-big', 'give more memory with -m'])
+    check('bzImage initrd missing', ['-kernel', write('bz', bzimage()), '-initrd', '/nonexistent/initrd'], 1,
+          stderr=['/nonexistent/initrd'])
+    check('bzImage initrd empty', ['-kernel', write('bz', bzimage()), '-initrd', write('empty-initrd', b'')], 1,
+          stderr=['empty-initrd', 'empty'])
+    check('bzImage initrd too big', ['-m', '8', '-kernel', write('bz', bzimage()),
+                                     '-initrd', write('big-initrd', bytes(12 << 20))], 1,
+          stderr=['big-initrd', 'does not fit'])
+    check('bzImage command line too long', ['-kernel', write('bz-cmd', bzimage(cmdline_size=16)),
+                                            '-append', 'x' * 17], 1, stderr=['bz-cmd', 'command line'])
     good = elf32(CHECK_MAGIC)
     check('truncated ELF', ['-kernel', write('truncated.elf', good[:0x1010])], 1,
           stderr=['runs past the end of the file'])
