@@ -2,16 +2,6 @@
 
 namespace hayate {
 
-RamLayout RamLayout::for_size(uint64_t ram_bytes) {
-    constexpr uint64_t kHoleStartLarge = 0xc0000000; // 3 GiB, when RAM reaches 3.5 GiB
-    constexpr uint64_t kHoleStartSmall = 0xe0000000;
-    RamLayout r;
-    const uint64_t low_limit = ram_bytes >= kHoleStartSmall ? kHoleStartLarge : kHoleStartSmall;
-    r.below_4g = ram_bytes < low_limit ? ram_bytes : low_limit;
-    r.above_4g = ram_bytes - r.below_4g;
-    return r;
-}
-
 std::vector<E820Entry> pc_e820_map(const RamLayout& ram, uint64_t firmware_tail_bytes) {
     std::vector<E820Entry> map;
     map.push_back({0, kEbdaBase, E820Type::Usable});

@@ -1,6 +1,7 @@
 // The BIOS memory map (INT 15h E820) of the PC board, as the Linux boot
 // protocol's zero page and the multiboot memory map carry it.
 #pragma once
+#include "machine/memory.h"
 #include <cstdint>
 #include <vector>
 
@@ -13,21 +14,11 @@ struct E820Entry {
     E820Type type;
 };
 
-// Where the PC's RAM sits in the physical address space: low RAM up to the
-// PCI hole, the rest from 4 GiB (QEMU's pc machine splits at 3 GiB once RAM
-// reaches 3.5 GiB, otherwise all of it sits below 4 GiB).
-struct RamLayout {
-    uint64_t below_4g = 0;
-    uint64_t above_4g = 0;
-    static RamLayout for_size(uint64_t ram_bytes);
-};
-
 // Fixed pieces of the PC's low memory.
 constexpr uint64_t kEbdaBase = 0x9fc00;       // 1 KiB extended BIOS data area below 640 KiB
 constexpr uint64_t kBiosAreaBase = 0xf0000;   // system BIOS area: MP and ACPI RSDP pointers live here
 constexpr uint64_t kBiosAreaEnd = 0x100000;
 constexpr uint64_t kHighMemoryBase = 0x100000;
-constexpr uint64_t k4GiB = 1ull << 32;
 
 // The map: low RAM (minus the EBDA), the BIOS area reserved, RAM from 1 MiB
 // up to `firmware_top` bytes below the end of low RAM (that tail holds the

@@ -14,22 +14,39 @@ namespace hayate {
 constexpr uint64_t kPageSize = 4096;
 constexpr uint64_t kPageMask = ~(kPageSize - 1);
 
+// Where the PC's RAM sits in the physical address space: low RAM up to the
+// PCI hole, the rest from 4 GiB (QEMU's pc machine splits at 3 GiB once RAM
+// reaches 3.5 GiB, otherwise all of it sits below 4 GiB).
+struct RamLayout {
+    uint64_t below_4g = 0;
+    uint64_t above_4g = 0;
+    static RamLayout for_size(uint64_t ram_bytes);
+};
+constexpr uint64_t k4GiB = 1ull << 32;
+
 class PhysicalMemory {
   public:
-    // Reserves `ram_bytes` of guest RAM at guest-physical 0. Throws
-    // std::runtime_error with a user-facing message if the host cannot map it.
+    // Reserves `ram_bytes` of guest RAM laid out as RamLayout::for_size says.
+    // Throws std::runtime_error with a user-facing message if the host cannot map it.
     explicit PhysicalMemory(uint64_t ram_bytes);
     ~PhysicalMemory();
     PhysicalMemory(const PhysicalMemory&) = delete;
     PhysicalMemory& operator=(const PhysicalMemory&) = delete;
 
-    uint64_t ram_size() const { return ram_size_; }
+    uint64_t ram_size() const { return layout_.below_4g + layout_.above_4g; }
+    const RamLayout& layout() const { return layout_; }
+    // One past the highest RAM address (4 GiB + RAM above 4 GiB, if any).
+    uint64_t address_end() const { return address_end_; }
+    // The host mapping of guest-physical 0 (the PCI hole is not accessible).
     uint8_t* ram() const { return ram_; }
 
     // Host address of guest-physical [addr, addr+len) if it is all RAM
     // (not shadowed by MMIO); nullptr otherwise.
     uint8_t* host_range(uint64_t addr, uint64_t len) const {
-        if (addr >= ram_size_ || len > ram_size_ - addr) return nullptr;
+        const uint64_t low = layout_.below_4g;
+        if (!(addr < low && len <= low - addr) &&
+            !(addr >= k4GiB && addr < address_end_ && len <= address_end_ - addr))
+            return nullptr;
         if (has_mmio_in_ram_ && overlaps_mmio(addr, len)) return nullptr;
         return ram_ + addr;
     }
@@ -74,7 +91,8 @@ class PhysicalMemory {
   private:
     bool overlaps_mmio(uint64_t addr, uint64_t len) const;
     uint8_t* ram_ = nullptr;
-    uint64_t ram_size_ = 0;
+    RamLayout layout_;
+    uint64_t address_end_ = 0;
     uint64_t map_size_ = 0;
     IoBus mmio_;
     bool has_mmio_in_ram_ = false;

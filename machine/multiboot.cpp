@@ -115,7 +115,7 @@ struct Placement {
     // Copies `data` to guest-physical `addr` and zeroes up to `addr + memsz`.
     void load(const std::string& file, const std::string& what, uint64_t addr, std::span<const uint8_t> data,
               uint64_t memsz) {
-        uint64_t ram = memory.ram_size();
+        uint64_t ram = memory.layout().below_4g;
         if (addr >= k4G || memsz > k4G - addr)
             fail(file,
                  fmt::format("{} at {:#x} (size {:#x}) reaches above 4 GiB, where multiboot cannot load",
@@ -311,7 +311,7 @@ MultibootBoot load_multiboot(PhysicalMemory& memory, const FileImage& kernel, co
 
     // The information structure, with everything it points to in one block.
     std::vector<Range> map;
-    uint64_t ram = memory.ram_size();
+    uint64_t ram = memory.layout().below_4g;
     auto add_range = [&](uint64_t s, uint64_t e) {
         if (s < std::min(e, ram)) map.push_back({s, std::min(e, ram)});
     };
@@ -319,7 +319,10 @@ MultibootBoot load_multiboot(PhysicalMemory& memory, const FileImage& kernel, co
     add_range(kLowRamEnd, kEbdaEnd);
     add_range(kBiosStart, kHighRamStart);
     add_range(kHighRamStart, ram);
-    auto map_type = [](const Range& r) { return r.start == 0 || r.start == kHighRamStart ? 1u : 2u; };
+    if (memory.layout().above_4g) map.push_back({k4G, k4G + memory.layout().above_4g});
+    auto map_type = [](const Range& r) {
+        return r.start == 0 || r.start == kHighRamStart || r.start == k4G ? 1u : 2u;
+    };
 
     std::string cmdline = kernel.path();
     if (!append.empty()) cmdline += " " + append;

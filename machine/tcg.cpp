@@ -61,7 +61,7 @@ struct TcgEngine::Impl {
 
     void flush() {
         log_cat(logcat::kMmu, "translation cache flush ({} bytes used)", buffer.used());
-        for (uint64_t p = 0; p < memory.ram_size(); p += kPageSize)
+        for (uint64_t p = 0; p < memory.address_end(); p += kPageSize)
             if (memory.is_code_page(p)) memory.set_code_page(p, false);
         cache.clear();
         jit::forget_host_traps(buffer.base() + thunks_end,
