@@ -183,6 +183,7 @@ void RtcCmos::load(StateReader& in) {
         regs_[kRegA] &= uint8_t(~kAUip);
         regs_[kRegC] &= kCPf | kCAf | kCUf;
         regs_[kRegD] = kDVrt;
+        timer_.cancel();
         armed_for_ = kNotArmed;
         const int64_t t = std::max(now(), caught_up_ns_);
         catch_up_locked(t);
