@@ -82,7 +82,8 @@ void IoApic::service_locked(unsigned pin, bool rising, std::vector<Pending>& out
     Pending p{pin, level, ApicMessage{}};
     p.message.vector = vector;
     p.message.delivery_mode = ApicDeliveryMode(mode);
-    p.message.destination_mode = (entry & (1ull << 11)) ? ApicDestinationMode::Logical : ApicDestinationMode::Physical;
+    p.message.destination_mode =
+        (entry & (1ull << 11)) ? ApicDestinationMode::Logical : ApicDestinationMode::Physical;
     p.message.trigger = level ? ApicTriggerMode::Level : ApicTriggerMode::Edge;
     p.message.destination = uint32_t(entry >> 56);
     p.message.source_id = id_ >> 24;
@@ -171,14 +172,16 @@ void IoApic::write_window_locked(uint32_t value, std::vector<Pending>& out) {
     }
     const unsigned pin = (select_ - kRegTableFirst) / 2;
     uint64_t& entry = redirection_[pin];
-    uint64_t update = (select_ & 1) ? (uint64_t(value) << 32) | uint32_t(entry) : (entry & ~0xffffffffull) | value;
+    uint64_t update =
+        (select_ & 1) ? (uint64_t(value) << 32) | uint32_t(entry) : (entry & ~0xffffffffull) | value;
     if (update & ~kWritable & ((select_ & 1) ? ~0xffffffffull : 0xffffffffull) & ~(kRemoteIrr | (1ull << 12)))
         log_guest_error("{}: pin {} entry {:#x}: reserved bits ignored", name_, pin, update);
     update = (update & kWritable) | (entry & kRemoteIrr);
     if (!level_entry(update)) update &= ~kRemoteIrr; // remote IRR is meaningless for edge entries
     const unsigned mode = delivery_mode(update);
     if ((update & kTriggerLevel) && mode >= 2 && !(select_ & 1))
-        log_guest_error("{}: pin {}: delivery mode {} requires edge trigger; treated as edge", name_, pin, mode);
+        log_guest_error("{}: pin {}: delivery mode {} requires edge trigger; treated as edge", name_, pin,
+                        mode);
     entry = update;
     if (level_entry(entry)) service_locked(pin, false, out); // unmasked while asserted
 }
@@ -207,8 +210,8 @@ void IoApic::io_write(uint64_t offset, unsigned size, uint64_t value) {
         } else if (offset == kRegEoi && size == 4) {
             eoi_locked(uint8_t(value), pending);
         } else {
-            log_guest_error("{}: {}-byte write {:#x} at {:#x}: no register there, dropped", name_, size, value,
-                            offset);
+            log_guest_error("{}: {}-byte write {:#x} at {:#x}: no register there, dropped", name_, size,
+                            value, offset);
         }
     }
     deliver(pending);

@@ -61,7 +61,8 @@ constexpr uint32_t kIcrLowWritable = 0x000ccfff; // vector, mode, dest mode, lev
 constexpr uint32_t kDivideWritable = 0x0b;
 
 // Delivery-mode field values (LVT and ICR).
-constexpr unsigned kDmFixed = 0, kDmLowest = 1, kDmSmi = 2, kDmNmi = 4, kDmInit = 5, kDmStartUp = 6, kDmExtInt = 7;
+constexpr unsigned kDmFixed = 0, kDmLowest = 1, kDmSmi = 2, kDmNmi = 4, kDmInit = 5, kDmStartUp = 6,
+                   kDmExtInt = 7;
 
 bool test_bit(const std::array<uint32_t, 8>& a, unsigned v) { return (a[v >> 5] >> (v & 31)) & 1; }
 void set_bit(std::array<uint32_t, 8>& a, unsigned v) { a[v >> 5] |= 1u << (v & 31); }
@@ -191,14 +192,15 @@ void LocalApic::finish(std::unique_lock<std::mutex>& lock, Effects& fx) {
     lock.unlock();
     {
         std::lock_guard notify(notify_mu_);
-        bool level;
+        bool level, force;
         {
             std::lock_guard state(mu_);
             level = pending_locked();
-        }
-        if (level != notified_ || force_notify_) {
-            notified_ = level;
+            force = force_notify_;
             force_notify_ = false;
+        }
+        if (level != notified_ || force) {
+            notified_ = level;
             if (cb_.on_output) cb_.on_output(level);
         }
     }
@@ -244,7 +246,8 @@ bool LocalApic::extint_pending_locked() const {
     if (extint_message_) return true;
     for (unsigned pin = 0; pin < 2; pin++) {
         const uint32_t lvt = lvt_[LvtLint0 + pin];
-        if (!(lvt & kLvtMasked) && ((lvt >> 8) & 7) == kDmExtInt && (lint_level_[pin] != bool(lvt & kLvtPolarityLow)))
+        if (!(lvt & kLvtMasked) && ((lvt >> 8) & 7) == kDmExtInt &&
+            (lint_level_[pin] != bool(lvt & kLvtPolarityLow)))
             return true;
     }
     return false;
@@ -471,9 +474,11 @@ void LocalApic::send_icr_locked(Effects& fx) {
         log_guest_error("{}: ICR {:#x}: reserved delivery mode {}; no IPI sent", name_, low, mode);
         return;
     }
-    if ((shorthand == ApicShorthand::Self || shorthand == ApicShorthand::AllIncludingSelf) && mode != kDmFixed) {
-        log_guest_error("{}: ICR {:#x}: delivery mode {} is invalid with a self-including shorthand; no IPI sent",
-                        name_, low, mode);
+    if ((shorthand == ApicShorthand::Self || shorthand == ApicShorthand::AllIncludingSelf) &&
+        mode != kDmFixed) {
+        log_guest_error(
+            "{}: ICR {:#x}: delivery mode {} is invalid with a self-including shorthand; no IPI sent", name_,
+            low, mode);
         return;
     }
     if ((mode == kDmFixed || mode == kDmLowest) && vector < 16) {
@@ -498,8 +503,9 @@ void LocalApic::send_icr_locked(Effects& fx) {
     m.shorthand = shorthand;
     m.source_id = id_;
     fx.send = true;
-    log_cat(logcat::kInt, "{}: IPI mode {} vector {:#x} shorthand {} destination {:#x}{}", name_, mode, vector,
-            unsigned(shorthand), m.destination, m.destination_mode == ApicDestinationMode::Logical ? " logical" : "");
+    log_cat(logcat::kInt, "{}: IPI mode {} vector {:#x} shorthand {} destination {:#x}{}", name_, mode,
+            vector, unsigned(shorthand), m.destination,
+            m.destination_mode == ApicDestinationMode::Logical ? " logical" : "");
 }
 
 // ------------------------------------------------------------------- LVT
@@ -510,11 +516,14 @@ void LocalApic::write_lvt_locked(Lvt lvt, uint32_t value, Effects& fx) {
     if (!sw_enabled()) entry |= kLvtMasked; // masks cannot be cleared while software-disabled
     const unsigned mode = (entry >> 8) & 7;
     if (lvt == LvtThermal || lvt == LvtPerf || lvt == LvtLint0 || lvt == LvtLint1) {
-        if (mode == 1 || mode == 3 || mode == 6 || (mode == kDmExtInt && (lvt == LvtThermal || lvt == LvtPerf)))
-            log_guest_error("{}: {} LVT {:#x}: reserved delivery mode {}", name_, kLvtNames[lvt], value, mode);
+        if (mode == 1 || mode == 3 || mode == 6 ||
+            (mode == kDmExtInt && (lvt == LvtThermal || lvt == LvtPerf)))
+            log_guest_error("{}: {} LVT {:#x}: reserved delivery mode {}", name_, kLvtNames[lvt], value,
+                            mode);
     }
     if (lvt == LvtLint1 && mode == kDmFixed && (entry & kLvtTriggerLevel))
-        log_guest_error("{}: LINT1 LVT {:#x}: level trigger is not supported on LINT1; edge is used", name_, value);
+        log_guest_error("{}: LINT1 LVT {:#x}: level trigger is not supported on LINT1; edge is used", name_,
+                        value);
     if (lvt == LvtLint0 || lvt == LvtLint1) {
         // Remote IRR stays while the entry remains fixed and level-triggered.
         if (mode == kDmFixed && (entry & kLvtTriggerLevel)) entry |= old & kLvtRemoteIrr;
@@ -542,7 +551,8 @@ void LocalApic::write_lvt_locked(Lvt lvt, uint32_t value, Effects& fx) {
     }
     lvt_[lvt] = entry;
     // An unmasked level-triggered LINT0 whose pin is asserted delivers now.
-    if (lvt == LvtLint0 && mode == kDmFixed && (entry & kLvtTriggerLevel)) lint_changed_locked(0, lint_level_[0], fx);
+    if (lvt == LvtLint0 && mode == kDmFixed && (entry & kLvtTriggerLevel))
+        lint_changed_locked(0, lint_level_[0], fx);
 }
 
 // ----------------------------------------------------------------- timer
@@ -738,7 +748,8 @@ uint64_t LocalApic::io_read(uint64_t offset, unsigned size) {
     const uint64_t ones = size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
     std::unique_lock lock(mu_);
     if (!hw_enabled() || x2apic() || offset >= kMmioSize) {
-        log_guest_error("{}: MMIO read at {:#x} while the xAPIC page is not decoded: all ones", name_, offset);
+        log_guest_error("{}: MMIO read at {:#x} while the xAPIC page is not decoded: all ones", name_,
+                        offset);
         return ones;
     }
     Effects fx;
@@ -764,7 +775,8 @@ uint64_t LocalApic::io_read(uint64_t offset, unsigned size) {
     } else {
         // Only 32-bit accesses at 16-byte boundaries are architectural; the
         // other bytes of a 16-byte slot float.
-        log_guest_error("{}: {}-byte read at {:#x}: not a 32-bit aligned register access", name_, size, offset);
+        log_guest_error("{}: {}-byte read at {:#x}: not a 32-bit aligned register access", name_, size,
+                        offset);
         result = 0;
         for (unsigned i = 0; i < size && i < 8; i++) {
             const unsigned p = pos + i;
@@ -781,11 +793,11 @@ void LocalApic::io_write(uint64_t offset, unsigned size, uint64_t value) {
     Effects fx;
     const unsigned index = unsigned(offset >> 4);
     if (!hw_enabled() || x2apic() || offset >= kMmioSize) {
-        log_guest_error("{}: MMIO write {:#x} at {:#x} while the xAPIC page is not decoded: dropped", name_, value,
-                        offset);
+        log_guest_error("{}: MMIO write {:#x} at {:#x} while the xAPIC page is not decoded: dropped", name_,
+                        value, offset);
     } else if (size != 4 || (offset & 15)) {
-        log_guest_error("{}: {}-byte write {:#x} at {:#x}: not a 32-bit aligned register access, dropped", name_,
-                        size, value, offset);
+        log_guest_error("{}: {}-byte write {:#x} at {:#x}: not a 32-bit aligned register access, dropped",
+                        name_, size, value, offset);
     } else {
         const uint32_t v = uint32_t(value);
         switch (index) {
@@ -917,7 +929,8 @@ bool LocalApic::write_msr(uint32_t msr, uint64_t value) {
             default:
                 // LVTs are writable; ID, version, PPR, LDR, ISR/TMR/IRR and
                 // current count are read-only; the rest is absent: #GP.
-                ok = index >= RegLvtFirst && index <= RegLvtLast && write_register_locked(index, value, true, fx);
+                ok = index >= RegLvtFirst && index <= RegLvtLast &&
+                     write_register_locked(index, value, true, fx);
                 break;
             }
         }

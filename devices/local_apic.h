@@ -33,7 +33,7 @@ class LocalApic final : public Device, public ApicBusTarget {
     static constexpr uint64_t kDefaultBase = 0xfee00000;
     static constexpr uint64_t kMmioSize = 0x1000;
     static constexpr uint64_t kTimerHz = 1'000'000'000; // the bus clock the timer divides
-    static constexpr uint32_t kVersion = 0x00050014;     // max LVT entry 5, version 0x14
+    static constexpr uint32_t kVersion = 0x00050014;    // max LVT entry 5, version 0x14
 
     static constexpr uint32_t kMsrApicBase = 0x1b;
     static constexpr uint32_t kMsrTscDeadline = 0x6e0;
@@ -44,7 +44,9 @@ class LocalApic final : public Device, public ApicBusTarget {
 
     struct Callbacks {
         // "An interrupt is deliverable to the CPU now" changed (the value of
-        // interrupt_pending()).
+        // interrupt_pending()). Called in order, from whichever thread made
+        // the change; it may read interrupt_pending() but must not call the
+        // APIC's mutating methods (set a flag and kick the vCPU).
         std::function<void(bool)> on_output;
         std::function<void()> on_nmi;
         // An INIT arrived (the APIC has already reset its own registers):
@@ -62,8 +64,9 @@ class LocalApic final : public Device, public ApicBusTarget {
     // `guest_tsc` reads the guest's TSC, which ticks at `tsc_hz`;
     // `phys_addr_bits` is MAXPHYADDR (the base field's width). Attaches
     // itself to `bus`.
-    LocalApic(uint32_t apic_id, bool bsp, TimerQueue& timers, ApicBus& bus, std::function<uint64_t()> guest_tsc,
-              uint64_t tsc_hz, unsigned phys_addr_bits, Callbacks callbacks);
+    LocalApic(uint32_t apic_id, bool bsp, TimerQueue& timers, ApicBus& bus,
+              std::function<uint64_t()> guest_tsc, uint64_t tsc_hz, unsigned phys_addr_bits,
+              Callbacks callbacks);
     ~LocalApic() override;
 
     const char* name() const override { return name_.c_str(); }
@@ -78,7 +81,8 @@ class LocalApic final : public Device, public ApicBusTarget {
     bool read_msr(uint32_t msr, uint64_t& value);
     bool write_msr(uint32_t msr, uint64_t value);
     static bool handles_msr(uint32_t msr) {
-        return msr == kMsrApicBase || msr == kMsrTscDeadline || (msr >= kMsrX2apicFirst && msr <= kMsrX2apicLast);
+        return msr == kMsrApicBase || msr == kMsrTscDeadline ||
+               (msr >= kMsrX2apicFirst && msr <= kMsrX2apicLast);
     }
 
     // CR8: TPR[7:4].
@@ -123,7 +127,9 @@ class LocalApic final : public Device, public ApicBusTarget {
         uint64_t new_base = 0;
     };
 
-    uint64_t base_field_mask() const { return (phys_addr_bits_ >= 64 ? ~0ull : (1ull << phys_addr_bits_) - 1); }
+    uint64_t base_field_mask() const {
+        return (phys_addr_bits_ >= 64 ? ~0ull : (1ull << phys_addr_bits_) - 1);
+    }
     bool hw_enabled() const { return apic_base_ & kBaseEnable; }
     bool x2apic() const { return apic_base_ & kBaseExtd; }
     bool sw_enabled() const { return svr_ & 0x100; }
@@ -186,9 +192,9 @@ class LocalApic final : public Device, public ApicBusTarget {
     std::array<bool, 2> lint_level_{}; // raw pin levels
     bool extint_message_ = false;      // an ExtINT message from the bus awaits INTA
 
-    std::mutex notify_mu_; // orders on_output calls; taken before mu_
-    bool notified_ = false;
-    bool force_notify_ = false;
+    std::mutex notify_mu_;      // orders on_output calls; taken before mu_
+    bool notified_ = false;     // under notify_mu_
+    bool force_notify_ = false; // under mu_: publish the output even if unchanged (after load)
 };
 
 } // namespace hayate
