@@ -370,18 +370,22 @@ void LocalApic::deliver_lvt_locked(Lvt lvt, Effects& fx) {
     }
 }
 
-void LocalApic::accept(const ApicMessage& m) {
+bool LocalApic::accept(const ApicMessage& m) {
     std::unique_lock lock(mu_);
     Effects fx;
     if (!hw_enabled()) {
         finish(lock, fx);
-        return;
+        return false;
     }
+    bool taken = true;
     switch (m.delivery_mode) {
     case ApicDeliveryMode::Fixed:
     case ApicDeliveryMode::LowestPriority:
         // A software-disabled APIC takes only NMI, SMI, INIT and start-up.
-        if (!sw_enabled()) break;
+        if (!sw_enabled()) {
+            taken = false;
+            break;
+        }
         if (m.vector < 16) {
             log_guest_error("{}: received illegal vector {:#x} from APIC {}", name_, m.vector, m.source_id);
             signal_error_locked(kEsrReceiveIllegalVector, fx);
@@ -403,10 +407,14 @@ void LocalApic::accept(const ApicMessage& m) {
                     m.source_id);
         break;
     case ApicDeliveryMode::ExtINT:
-        if (sw_enabled()) extint_message_ = true;
+        if (sw_enabled())
+            extint_message_ = true;
+        else
+            taken = false;
         break;
     }
     finish(lock, fx);
+    return taken;
 }
 
 void LocalApic::set_lint(unsigned pin, bool level) {

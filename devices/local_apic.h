@@ -110,7 +110,7 @@ class LocalApic final : public Device, public ApicBusTarget {
     ApicAddressing addressing() const override;
     uint8_t arbitration_priority() const override;
     bool has_vector(uint8_t vector) const override;
-    void accept(const ApicMessage& message) override;
+    bool accept(const ApicMessage& message) override;
 
   private:
     enum Lvt : unsigned { LvtTimer, LvtThermal, LvtPerf, LvtLint0, LvtLint1, LvtError, kLvtCount };

@@ -90,12 +90,11 @@ unsigned ApicBus::send(const ApicMessage& m, const ApicBusTarget* sender) {
                 best_priority = priority;
             }
         }
-        if (!best) return 0;
-        best->accept(m);
-        return 1;
+        return best && best->accept(m) ? 1 : 0;
     }
-    for (ApicBusTarget* t : chosen) t->accept(m);
-    return unsigned(chosen.size());
+    unsigned taken = 0;
+    for (ApicBusTarget* t : chosen) taken += t->accept(m) ? 1 : 0;
+    return taken;
 }
 
 void ApicBus::broadcast_eoi(uint8_t vector) {

@@ -69,7 +69,9 @@ class ApicBusTarget {
     virtual uint8_t arbitration_priority() const = 0;
     // The vector is pending (IRR) or in service (ISR): this APIC is the focus.
     virtual bool has_vector(uint8_t vector) const = 0;
-    virtual void accept(const ApicMessage& message) = 0;
+    // Returns whether the message was taken (a software-disabled APIC drops
+    // fixed interrupts; a hardware-disabled one everything).
+    virtual bool accept(const ApicMessage& message) = 0;
 };
 
 // What the bus needs from an I/O APIC.
@@ -88,7 +90,7 @@ class ApicBus {
 
     // Delivers `message` to every target it addresses. `sender` is the local
     // APIC sending it (for the self shorthands), or null for an I/O APIC.
-    // Returns how many targets accepted it.
+    // Returns how many targets took it.
     unsigned send(const ApicMessage& message, const ApicBusTarget* sender = nullptr);
     // A local APIC's EOI of a level-triggered vector.
     void broadcast_eoi(uint8_t vector);

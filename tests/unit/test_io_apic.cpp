@@ -167,6 +167,15 @@ TEST_CASE("ioapic: masking", "[ioapic]") {
     f.ioapic.set_input(9, true);
     CHECK((f.ioapic.redirection_entry(9) & kRemoteIrr) == 0);
     CHECK(f.apic().io_read(0x200, 4) == 0);
+    // A software-disabled local APIC does not take it: no remote IRR either.
+    f.apic().io_write(0xf0, 4, 0xff);
+    f.route(13, kLevel | 0x3d);
+    f.ioapic.set_input(13, true);
+    CHECK((f.ioapic.redirection_entry(13) & kRemoteIrr) == 0);
+    f.apic().io_write(0xf0, 4, 0x1ff);
+    f.route(13, kLevel | 0x3d); // rewriting the entry samples the level again
+    CHECK(f.irr(0x3d));
+    CHECK((f.ioapic.redirection_entry(13) & kRemoteIrr) != 0);
 }
 
 TEST_CASE("ioapic: logical destinations, NMI and broadcast", "[ioapic]") {
