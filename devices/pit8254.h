@@ -81,8 +81,8 @@ class Pit8254 final : public Device {
         uint8_t latched_status = 0;
         bool gate = false;
         int64_t gate_low_tick = 0; // pulse after which a low gate stopped counting
-        // Counting element: loaded with `initial` (1..65536, or 1..10000 in
-        // BCD) on pulse `load_tick`; `origin` is the pulse the current
+        // Counting element: loaded with `initial` (1..65536; in BCD 1..10000,
+        // up to 16665 with digits above 9) on pulse `load_tick`; `origin` is the pulse the current
         // sequence counts from (in mode 3 a sequence that began with the low
         // half has its origin one high half earlier).
         bool running = false;

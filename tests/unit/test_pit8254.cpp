@@ -725,3 +725,21 @@ TEST_CASE("port61: Linux's PIT calibration of the TSC", "[pit]") {
         CHECK(r.read(2) == count >> 8);
     }
 }
+
+TEST_CASE("pit: a port access before the timer runs delivers the due IRQ0 edges in order", "[pit]") {
+    // The vCPU runs timers between blocks; an IN in the middle of one sees
+    // counter 0 as of now, with the edges it passed (and a count that went
+    // in at a period's end on the way) handed to IRQ0 first.
+    Rig r;
+    r.control(0x34);
+    const int64_t w = r.write16(0, 4);
+    r.at(w + 2);
+    r.write16(0, 10); // goes in at w+5
+    r.clock.advance_to(ns_of_pulse(w + 5 + 9));
+    CHECK(r.latched(0) == 1);
+    const std::vector<bool> levels = {false, true, false}; // w+4 fall, w+5 rise, w+14 fall
+    REQUIRE(r.irq.size() == levels.size());
+    for (size_t i = 0; i < levels.size(); i++) CHECK(r.irq[i].second == levels[i]);
+    CHECK(r.timers.run_expired() == 0);
+    CHECK(r.timers.next_deadline() == ns_of_pulse(w + 15));
+}
