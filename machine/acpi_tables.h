@@ -38,7 +38,7 @@ struct PcBoardDescription {
     uint32_t cpu_signature = 0;   // CPUID.1:EAX (MP processor entries)
     uint32_t cpu_features = 0;    // CPUID.1:EDX (MP processor entries)
     uint8_t ioapic_id = 0;
-    uint8_t ioapic_version = 0x11; // 82093AA version register
+    uint8_t ioapic_version = 0x20; // the IOAPIC version register (devices/io_apic.h, as ICH parts)
     uint32_t ioapic_base = 0xFEC00000;
     unsigned ioapic_pins = 24;
     bool hpet = true;

@@ -44,7 +44,8 @@ MpBuild build_mp_table(const PcBoardDescription& board, uint32_t config_table_ph
     if (board.ioapic_pins < 16)
         throw std::invalid_argument(
             fmt::format("mp: IOAPIC with {} pins (the ISA IRQs need 16)", board.ioapic_pins));
-    if (board.sci_irq >= 16) throw std::invalid_argument(fmt::format("mp: SCI on ISA IRQ {}", board.sci_irq));
+    if (board.sci_irq >= 16 || board.sci_irq == 0 || board.sci_irq == 2)
+        throw std::invalid_argument(fmt::format("mp: SCI on ISA IRQ {}", board.sci_irq));
 
     Bytes t(mp::kHeaderLength, 0);
     uint16_t entries = 0;

@@ -25,6 +25,13 @@ constexpr uint8_t kProcessor = 0, kBus = 1, kIoApic = 2, kIoInterrupt = 3, kLoca
 constexpr size_t kProcessorEntryLength = 20, kOtherEntryLength = 8;
 // Interrupt types of I/O and local interrupt assignment entries.
 constexpr uint8_t kIntInt = 0, kIntNmi = 1, kIntSmi = 2, kIntExtInt = 3;
+// A layout for the BIOS area next to the ACPI RSDP (acpi::kRsdpPhys, 36
+// bytes), as machine/e820.h has it: the floating pointer, then the
+// configuration table (at most 44 + 255 * 20 + 160 bytes, well inside
+// 0xF0000-0xFFFFF).
+constexpr uint32_t kDefaultFloatingPointerPhys = 0xF0100;
+constexpr uint32_t kDefaultConfigTablePhys = kDefaultFloatingPointerPhys + kFloatingPointerLength;
+static_assert(acpi::kRsdpPhys + acpi::kRsdpLength <= kDefaultFloatingPointerPhys);
 } // namespace mp
 
 struct MpBuild {
