@@ -91,7 +91,6 @@ struct AmlReader {
         return end;
     }
     std::string name_string(size_t& pos, const std::string& scope) {
-        std::string prefix;
         std::string base = scope;
         if (code.at(pos) == '\\') {
             base = "\\";
