@@ -426,9 +426,31 @@ void EmitContext::exit_direct(uint64_t target_pc) {
     a.long_().jmp(stub);
     block_ended = true;
     jit::Block* b = block;
-    defer([this, site, stub, index, target_pc, b]() {
+    // A target in another page is never chained (the dispatcher must check
+    // that page's translation), but the jump cache holds translations that
+    // are still valid: probe it inline, as indirect exits do, and go there
+    // without a round trip through the dispatcher.
+    const bool probe_jump_cache =
+        (mode & mode::kFlat) && !(mode & mode::kStepwise) && ((target_pc ^ block->pc) & ~0xfffull);
+    defer([this, site, stub, index, target_pc, b, probe_jump_cache]() {
         a.bind(stub);
         store_rip(target_pc);
+        if (probe_jump_cache) {
+            Label miss = a.newLabel();
+            const int32_t entry = int32_t(offsetof(CpuState, jump_cache)) +
+                                  int32_t((target_pc & (kJumpCacheEntries - 1)) * sizeof(JumpCacheEntry));
+            save_flags();
+            a.mov(kT0, Imm(target_pc));
+            a.cmp(x86::qword_ptr(kState, entry + int32_t(offsetof(JumpCacheEntry, pc))), kT0);
+            a.jne(miss);
+            a.cmp(x86::qword_ptr(kState, entry + int32_t(offsetof(JumpCacheEntry, mode))), Imm(int32_t(mode)));
+            a.jne(miss);
+            a.mov(kT0, x86::qword_ptr(kState, entry + int32_t(offsetof(JumpCacheEntry, code))));
+            restore_flags();
+            a.jmp(kT0);
+            a.bind(miss);
+            restore_flags();
+        }
         a.mov(kT1, Imm(uint64_t(uintptr_t(b))));
         a.mov(jit::state_field(offsetof(CpuState, chain_block)), kT1);
         a.mov(jit::state_field(offsetof(CpuState, chain_exit)), Imm(index));

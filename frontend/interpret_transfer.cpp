@@ -363,6 +363,8 @@ uint64_t Interp::far_return() {
 }
 
 uint64_t Interp::iret() {
+    // IRET ends NMI blocking even when it faults (SDM vol. 3, 6.7.1).
+    s.nmi_blocked = false;
     const unsigned opsize = in.operand_width() / 8;
     const uint64_t iopl = (s.eflags & flag::IOPL) >> 12;
     StackCursor stack = current_stack(cpu);

@@ -25,8 +25,9 @@ constexpr uint32_t kDebugRegs =
 constexpr uint32_t kShadowStep = 1u << 15;
 // One instruction per block, run from the dispatcher (no chaining, no jump cache).
 constexpr uint32_t kStepwise = kSingleStep | kDebugRegs | kShadowStep;
+static_assert((kStepwise & (1u << 13 | 1u << 16)) == 0, "mode bits must not overlap");
 constexpr uint32_t kSmap = 1u << 13;  // CPL < 3, CR4.SMAP and !EFLAGS.AC: user pages are off limits
-constexpr uint32_t kAvxOk = 1u << 15; // CR4.OSXSAVE and XCR0 enables SSE and AVX state: VEX instructions run
+constexpr uint32_t kAvxOk = 1u << 16; // CR4.OSXSAVE and XCR0 enables SSE and AVX state: VEX instructions run
 
 inline uint32_t code_size(uint32_t m) { return m & kCodeMask; }
 inline unsigned cpl(uint32_t m) { return (m & kCplMask) >> kCplShift; }

@@ -90,7 +90,7 @@ struct JumpCacheEntry {
     uint64_t pc;
     uint64_t mode;
     const void* code;
-    uint64_t pad;
+    const void* block; // the jit::Block, for the dispatcher
 };
 constexpr int kJumpCacheBits = 12;
 constexpr int kJumpCacheEntries = 1 << kJumpCacheBits;
@@ -132,6 +132,8 @@ struct alignas(64) CpuState {
     // --- event state ---
     bool halted = false;
     bool interrupt_shadow = false;
+    uint32_t nmi_pending = 0; // set from any thread (local APIC LINT1/IPI); taken between instructions
+    bool nmi_blocked = false; // from NMI delivery until the next IRET
     uint32_t pending_data_breakpoints = 0; // DR6.Bn bits hit by the running instruction (a trap after it)
     unsigned cpl() const { return seg[CS].dpl(); }
 

@@ -3,6 +3,7 @@
 // the instructions the generated code executes on the host's units
 // (CX16, MOVBE, POPCNT, BMI1/2, LZCNT, RDRAND/RDSEED, MMX, SSE3 to SSE4.2,
 // AES-NI, PCLMULQDQ).
+#include "devices/local_apic.h"
 #include "machine/system.h"
 #include "machine/xsave.h"
 #include <cpuid.h>
@@ -40,12 +41,14 @@ constexpr char kBrand[49] = "Hayate virtual x86-64 CPU (translated)          ";
 constexpr uint32_t bit(unsigned n) { return 1u << n; }
 
 // Leaf 1 EDX: FPU DE PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV PAT PSE36 CLFSH FXSR SSE SSE2
-// (no VME, MCE, MCA, APIC, HTT); MMX where the host has it.
+// (no VME, MCE, MCA, HTT); APIC where the board has one; MMX where the host has it.
 constexpr uint32_t kLeaf1Edx = bit(0) | bit(2) | bit(3) | bit(4) | bit(5) | bit(6) | bit(8) | bit(11) |
                                bit(12) | bit(13) | bit(15) | bit(16) | bit(17) | bit(19) | bit(24) | bit(25) |
                                bit(26);
 constexpr uint32_t kLeaf1EdxMmx = bit(23);
 constexpr uint32_t kLeaf1EdxHost = kLeaf1EdxMmx;
+constexpr uint32_t kLeaf1EdxApic = bit(9);
+constexpr uint32_t kLeaf1EcxApic = bit(21) | bit(24); // x2APIC, TSC-deadline
 // Leaf 1 ECX: PCID; only where the host has them: CX16, MOVBE, POPCNT, RDRAND and the SIMD
 // extensions SSE3, PCLMULQDQ, SSSE3, SSE4.1, SSE4.2, AES-NI (see cpu_has_simd).
 constexpr uint32_t kLeaf1Ecx = bit(17);
@@ -57,6 +60,8 @@ constexpr uint32_t kLeaf7Ebx = bit(0) | bit(7) | bit(10) | bit(20) | bit(23) | b
 constexpr uint32_t kLeaf7EbxHost = bit(3) | bit(8) | bit(18);
 // Leaf 7 ECX: UMIP, RDPID.
 constexpr uint32_t kLeaf7Ecx = bit(2) | bit(22);
+// Leaf 7 EDX: IA32_ARCH_CAPABILITIES (machine/msr.cpp says what it reports).
+constexpr uint32_t kLeaf7Edx = bit(29);
 // 80000001H EDX: SYSCALL (64-bit mode), NX, 1-GByte pages, RDTSCP, LM.
 constexpr uint32_t kExt1Edx = bit(11) | bit(20) | bit(26) | bit(27) | bit(29);
 // 80000001H ECX: PREFETCHW; LAHF/SAHF in 64-bit mode and LZCNT as the host.
@@ -140,6 +145,12 @@ void cpuid(const Vcpu& cpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4]) {
         b = ((kLineSize / 8) << 8) | (1u << 16) | (uint32_t(cpu.index) << 24);
         c = kLeaf1Ecx | (h.l1[2] & kLeaf1EcxHost) | cpuid_leaf1_ecx_xsave(cpu.state);
         d = kLeaf1Edx | (h.l1[3] & kLeaf1EdxHost);
+        // The local APIC (xAPIC, x2APIC, TSC-deadline timer) where the board gave the CPU one.
+        // CPUID.1:EDX.APIC follows IA32_APIC_BASE.EN, as on hardware.
+        if (cpu.apic) {
+            c |= kLeaf1EcxApic;
+            if (cpu.apic->base_msr() & LocalApic::kBaseEnable) d |= kLeaf1EdxApic;
+        }
         break;
     case 2: a = 0x0000ff01; break; // one round; descriptor FFH: see leaf 4
     case 4: leaf4(subleaf, out); break;
@@ -147,6 +158,7 @@ void cpuid(const Vcpu& cpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4]) {
         if (subleaf == 0) { // EAX = 0: no further subleaves
             b = kLeaf7Ebx | (h.l7[1] & kLeaf7EbxHost) | cpuid_leaf7_ebx_avx();
             c = kLeaf7Ecx;
+            d = kLeaf7Edx;
         }
         break;
     case 0xb: // topology: one thread per core, one core per package

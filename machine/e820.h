@@ -19,6 +19,10 @@ constexpr uint64_t kEbdaBase = 0x9fc00;       // 1 KiB extended BIOS data area b
 constexpr uint64_t kBiosAreaBase = 0xf0000;   // system BIOS area: MP and ACPI RSDP pointers live here
 constexpr uint64_t kBiosAreaEnd = 0x100000;
 constexpr uint64_t kHighMemoryBase = 0x100000;
+// The top of RAM below 4 GiB that holds the firmware tables (reserved in E820).
+constexpr uint64_t kFirmwareTailBytes = 128 << 10;
+// Where the loader puts the RSDP and the MP floating pointer (BIOS area).
+constexpr uint64_t kRsdpAddress = 0xf0000, kMpFloatingAddress = 0xf0100;
 
 // The map: low RAM (minus the EBDA), the BIOS area reserved, RAM from 1 MiB
 // up to `firmware_top` bytes below the end of low RAM (that tail holds the

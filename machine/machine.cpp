@@ -1,5 +1,9 @@
 #include "machine/machine.h"
 #include "devices/debug_exit.h"
+#include "devices/local_apic.h"
+#include "devices/pci_config.h"
+#include "machine/apic_bus.h"
+#include "machine/irq_router.h"
 #include "devices/elcr.h"
 #include "devices/ferr_latch.h"
 #include "devices/pic8259.h"
@@ -22,12 +26,6 @@ namespace hayate {
 
 namespace {
 
-// The ISA serial ports a PC has, in COM1..COM4 order.
-struct ComPort {
-    uint16_t base;
-    unsigned irq;
-};
-constexpr ComPort kComPorts[] = {{0x3f8, 4}, {0x2f8, 3}, {0x3e8, 4}, {0x2e8, 3}};
 
 // futex(2) wait with a timeout: std::atomic::wait has none.
 void futex_wait(uint32_t* word, uint32_t expected, uint64_t timeout_ns) {
@@ -45,8 +43,15 @@ Machine::Machine(const MachineOptions& options) : options_(options) {
     vcpus_.push_back(std::make_unique<Vcpu>(*this, 0));
     build_board();
     load_kernel();
-    timers_.set_deadline_moved_earlier([this] { timer_watch_cv_.notify_one(); });
+    timers_.set_deadline_moved_earlier([this] { wake_timer_watch(); });
     timer_watch_ = std::thread([this] { timer_watch_loop(); });
+}
+
+// Under the watcher's lock, so the wake-up cannot fall between its look at
+// the queue and its wait.
+void Machine::wake_timer_watch() {
+    std::lock_guard lock(timer_watch_mu_);
+    timer_watch_cv_.notify_one();
 }
 
 void Machine::stop_timer_watch() {
@@ -90,64 +95,9 @@ Machine::~Machine() {
     backends_.clear();
 }
 
-void Machine::build_board() {
-    std::vector<SerialOption> serial = options_.serial;
-    if (serial.empty()) serial.push_back({SerialOption::Kind::Stdio, {}});
-    size_t com = 0;
-    for (const auto& s : serial) {
-        if (s.kind == SerialOption::Kind::None) continue; // no device, and no COM number used up
-        if (com >= std::size(kComPorts)) throw std::runtime_error("at most 4 serial ports (COM1-COM4)");
-        auto backend =
-            open_char_backend(s, options_.nographic, [this](int status) { request_shutdown(status); });
-        // Connected to the interrupt controller below.
-        irq_lines_.push_back(std::make_unique<IrqLine>());
-        std::string name = fmt::format("COM{}", com + 1);
-        auto uart = std::make_unique<Uart16550>(name, *backend, *irq_lines_.back());
-        ports_.map(kComPorts[com].base, Uart16550::kPortCount, uart.get(), name);
-        backends_.push_back(std::move(backend));
-        devices_.push_back(std::move(uart));
-        com++;
-    }
-    // The two 8259As of the PC: the slave's INT on the master's IR2, the
-    // master's INT on the CPU's INTR. COM1 and COM2 drive IRQ4 and IRQ3;
-    // COM3 and COM4 would share those lines, which needs a wired-OR the
-    // board does not model yet, so they stay unconnected.
-    auto master = std::make_unique<Pic8259>("pic-master", [this](bool level) {
-        intr_.store(level, std::memory_order_release);
-        if (level) kick_cpus();
-    });
-    auto slave =
-        std::make_unique<Pic8259>("pic-slave", [m = master.get()](bool level) { m->set_input(2, level); });
-    pic_master_ = master.get();
-    pic_slave_ = slave.get();
-    ports_.map(0x20, Pic8259::kPortCount, master.get(), "pic-master");
-    ports_.map(0xa0, Pic8259::kPortCount, slave.get(), "pic-slave");
-    for (size_t i = 0; i < irq_lines_.size() && i < 2; i++) {
-        const unsigned irq = i == 0 ? 4 : 3;
-        irq_lines_[i]->connect([m = master.get(), irq](bool level) { m->set_input(irq, level); });
-    }
-    // FERR# latched onto IRQ 13 (slave IR5), cleared through port 0xF0.
-    irq_lines_.push_back(
-        std::make_unique<IrqLine>([s = slave.get()](bool level) { s->set_input(5, level); }));
-    auto ferr = std::make_unique<FerrLatch>(*irq_lines_.back());
-    ferr_ = ferr.get();
-    ports_.map(FerrLatch::kPort, 1, ferr.get(), "ferr-latch");
-    auto elcr = std::make_unique<Elcr>(*master, *slave);
-    ports_.map(Elcr::kPort, Elcr::kPortCount, elcr.get(), "elcr");
-    devices_.push_back(std::move(master));
-    devices_.push_back(std::move(slave));
-    devices_.push_back(std::move(ferr));
-    devices_.push_back(std::move(elcr));
-
-    for (const auto& d : options_.debug_exit) {
-        auto dev = std::make_unique<DebugExit>("isa-debug-exit", d.iosize,
-                                               [this](int status) { request_shutdown(status); });
-        ports_.map(d.iobase, d.iosize, dev.get(), "isa-debug-exit");
-        devices_.push_back(std::move(dev));
-    }
-}
-
 void Machine::load_kernel() {
+    firmware_cpu_setup();
+    write_firmware_tables();
     FileImage image(options_.kernel);
     auto bytes = image.bytes();
     auto header = find_multiboot_header(bytes);
@@ -206,8 +156,9 @@ void Machine::load_linux_kernel(const FileImage& image) {
     LinuxBootInputs in;
     in.cmdline = options_.append;
     in.initrd_paths = options_.initrd;
-    in.e820 = pc_e820_map(ram, 0);
-    in.low_ram_limit = ram.below_4g;
+    in.e820 = pc_e820_map(ram, kFirmwareTailBytes);
+    in.rsdp_addr = kRsdpAddress;
+    in.low_ram_limit = ram.below_4g - kFirmwareTailBytes;
     LinuxBoot boot = load_linux(*memory_, image, in);
     Vcpu& cpu = vcpu(0);
     cpu.enter_flat_protected_mode(boot.entry, boot.gdt_base, boot.gdt_limit);
@@ -222,7 +173,7 @@ void Machine::wait_while_halted() {
     CpuState& s = vcpu(0).state;
     std::atomic_ref<uint32_t> exit_request(s.exit_request);
     exit_request.store(0);
-    if ((s.eflags & flag::IF) && interrupt_requested()) {
+    if (((s.eflags & flag::IF) && interrupt_requested()) || (s.nmi_pending && !s.nmi_blocked)) {
         s.halted = false; // the engine delivers it
         return;
     }
@@ -244,7 +195,7 @@ int Machine::run() {
             engine.flush_translations();
             continue;
         }
-        if (timers_.run_expired()) timer_watch_cv_.notify_one();
+        if (timers_.run_expired()) wake_timer_watch();
         if (cpu.state.halted) {
             // HLT sleeps until an interrupt the CPU takes (INTR with IF=1),
             // the next timer, a shutdown or a reset; whoever causes one kicks.
@@ -269,7 +220,9 @@ int Machine::run() {
     }
 }
 
-uint8_t Machine::acknowledge_interrupt() {
+uint8_t Machine::acknowledge_interrupt() { return vcpu(0).apic->acknowledge(); }
+
+uint8_t Machine::acknowledge_pic() {
     int cascade = -1;
     uint8_t vector = pic_master_->acknowledge(&cascade);
     if (cascade == 2) vector = pic_slave_->acknowledge();

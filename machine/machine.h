@@ -18,6 +18,15 @@ class Device;
 class CharBackend;
 class Pic8259;
 class FerrLatch;
+class ApicBus;
+class IrqRouter;
+class LocalApic;
+class IoApic;
+class Pit8254;
+class RtcCmos;
+class Hpet;
+class AcpiPm;
+class PciFunction;
 
 // Exit status of hayate when the guest triple-faults under -no-reboot.
 constexpr int kTripleFaultStatus = 2;
@@ -37,10 +46,14 @@ class Machine {
     void request_reset();                   // guest reset (or shutdown with 0 under -no-reboot)
     void kick_cpus();                       // make every vCPU leave generated code soon
 
-    // The INTR pin (the master 8259's output) and its INTA cycle: the vector
-    // of the highest pending request, from the slave for a cascaded one.
+    // The CPU's interrupt input: the local APIC has a deliverable interrupt
+    // (its own, or the 8259's through LINT0 / with the APIC disabled), and
+    // the acknowledge cycle that returns its vector.
     bool interrupt_requested() const { return intr_.load(std::memory_order_acquire); }
     uint8_t acknowledge_interrupt();
+    // The 8259 pair's INTA cycle: the vector of the highest pending request,
+    // from the slave for a cascaded one.
+    uint8_t acknowledge_pic();
     // FERR#: a waiting x87 instruction found an unmasked error with CR0.NE=0.
     // Raises IRQ 13 and returns false, or returns true when IGNNE# (set by
     // the IRQ 13 handler's write to port 0xF0) lets the instruction go on.
@@ -65,13 +78,23 @@ class Machine {
     void reset_cpus();
     void reset_board(); // devices, CPUs, and the kernel loaded again
     void load_linux_kernel(const class FileImage& image);
+    void build_serial_ports();
+    void build_interrupt_controllers();
+    void build_timers();
+    void build_chipset();
+    void write_firmware_tables();
+    void firmware_cpu_setup();
     void wait_while_halted();
     void timer_watch_loop();
     void stop_timer_watch();
+    void wake_timer_watch();
 
     MachineOptions options_;
     VirtualClock clock_;
     TimerQueue timers_{clock_};
+    // Outlive the devices that use them.
+    std::unique_ptr<ApicBus> apic_bus_;
+    std::unique_ptr<IrqRouter> irq_router_;
     // Leaves generated code when a timer falls due (the vCPU runs it).
     std::thread timer_watch_;
     std::mutex timer_watch_mu_;
@@ -89,6 +112,15 @@ class Machine {
     std::atomic<int> exit_status_{0};
     std::atomic<bool> intr_{false};
     Pic8259* pic_master_ = nullptr;
+    IoApic* ioapic_ = nullptr;
+    std::vector<LocalApic*> lapics_;
+    Pit8254* pit_ = nullptr;
+    RtcCmos* rtc_ = nullptr;
+    Hpet* hpet_ = nullptr;
+    AcpiPm* acpi_pm_ = nullptr;
+    std::vector<std::unique_ptr<PciFunction>> pci_functions_; // attached to the PCI host
+    bool a20_keyboard_controller_ = true, a20_port92_ = false;
+    bool hpet_legacy_route_ = false; // HPET timers 0/1 drive IRQ 0/8 instead of the PIT/RTC
     Pic8259* pic_slave_ = nullptr;
     FerrLatch* ferr_ = nullptr;
 };

@@ -56,6 +56,7 @@ class PhysicalMemory {
     IoBus& mmio() { return mmio_; }
     // Maps an MMIO device; may shadow RAM (pages then stop being RAM).
     void map_mmio(uint64_t base, uint64_t size, IoHandler* handler, std::string owner);
+    void unmap_mmio(IoHandler* handler) { mmio_.unmap(handler); }
 
     // Accesses of any physical address: RAM, MMIO, or unmapped (reads all
     // ones, writes dropped). `size` is 1, 2, 4 or 8.

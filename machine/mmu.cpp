@@ -407,7 +407,7 @@ void Vcpu::flush_tlb_phys_page_write(uint64_t phys_page) {
 }
 
 void Vcpu::flush_jump_cache() {
-    for (auto& e : state.jump_cache) e = JumpCacheEntry{~0ull, ~0ull, nullptr, 0};
+    for (auto& e : state.jump_cache) e = JumpCacheEntry{~0ull, ~0ull, nullptr, nullptr};
 }
 
 // Fills the TLB for an access that the slow path found to be plain RAM,

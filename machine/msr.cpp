@@ -1,7 +1,9 @@
 // Control registers, model-specific registers and the time-stamp counter.
+#include "devices/local_apic.h"
 #include "machine/log.h"
 #include "machine/machine.h"
 #include "machine/system.h"
+#include "machine/vcpu.h"
 #include <x86intrin.h>
 
 namespace hayate {
@@ -55,7 +57,7 @@ int fixed_mtrr_index(uint32_t msr) {
 }
 
 namespace msr {
-constexpr uint32_t TSC = 0x10, APIC_BASE = 0x1b, BIOS_SIGN_ID = 0x8b, MTRRCAP = 0xfe, SYSENTER_CS = 0x174, SYSENTER_ESP = 0x175,
+constexpr uint32_t TSC = 0x10, APIC_BASE = 0x1b, BIOS_SIGN_ID = 0x8b, ARCH_CAPABILITIES = 0x10a, MTRRCAP = 0xfe, SYSENTER_CS = 0x174, SYSENTER_ESP = 0x175,
                    SYSENTER_EIP = 0x176, MISC_ENABLE = 0x1a0, MTRR_PHYS_FIRST = 0x200,
                    MTRR_PHYS_LAST = 0x200 + 2 * kMtrrVariableCount - 1, PAT = 0x277, MTRR_DEF_TYPE = 0x2ff,
                    EFER = 0xc0000080, STAR = 0xc0000081, LSTAR = 0xc0000082, CSTAR = 0xc0000083,
@@ -73,6 +75,13 @@ constexpr uint64_t kApicBsp = 1u << 8, kApicEnable = 1u << 11, kApicBaseMask = ~
 constexpr uint64_t kMiscWritable = (1u << 0) | (1u << 22), kMiscReadOnly = (1u << 11) | (1u << 12);
 
 constexpr uint64_t kMicrocodeRevision = 1;
+// IA32_ARCH_CAPABILITIES: RDCL_NO (bit 0). A guest load is checked against
+// the soft TLB of the current privilege level before it reaches memory, and
+// a user-level TLB never holds supervisor-only pages, so no load - not even
+// one the host runs speculatively - can read data the page tables forbid:
+// this CPU is not subject to rogue data cache load (Meltdown), and kernels
+// need not isolate their page tables from user mode.
+constexpr uint64_t kArchCapabilities = 1u << 0;
 
 } // namespace
 
@@ -83,7 +92,7 @@ uint64_t read_control_register(const Vcpu& cpu, int cr) {
     case 2: return s.cr2;
     case 3: return s.cr3;
     case 4: return s.cr4;
-    case 8: return s.cr8;
+    case 8: return cpu.apic ? cpu.apic->tpr() : s.cr8;
     default: return 0;
     }
 }
@@ -116,11 +125,11 @@ bool write_control_register(Vcpu& cpu, int cr, uint64_t value) {
         if ((value & ~cr4_writable_bits()) || (long_mode && !(value & cr4::PAE))) return gp(cpu);
         return commit_paging_controls(cpu, s.cr0, value, s.efer);
     case 8:
-        // The task-priority register. With no local APIC the only interrupt
-        // source is the 8259 (ExtINT), which the TPR never masks, so the value is
-        // held for the guest and has no effect of its own.
+        // The local APIC's task-priority register, TPR[7:4]. A CPU built
+        // without an APIC (unit tests) only holds the value.
         if (value >> 4) return gp(cpu);
         s.cr8 = value;
+        if (cpu.apic) cpu.apic->set_tpr(uint8_t(value));
         return true;
     default: cpu.raise(6); return false;
     }
@@ -128,6 +137,8 @@ bool write_control_register(Vcpu& cpu, int cr, uint64_t value) {
 
 bool read_msr(Vcpu& cpu, uint32_t index, uint64_t& v) {
     CpuState& s = cpu.state;
+    // IA32_APIC_BASE, IA32_TSC_DEADLINE and the x2APIC registers belong to the local APIC.
+    if (cpu.apic && LocalApic::handles_msr(index)) return cpu.apic->read_msr(index, v) || gp(cpu);
     if (index >= msr::MTRR_PHYS_FIRST && index <= msr::MTRR_PHYS_LAST) {
         v = s.mtrr_var[index - msr::MTRR_PHYS_FIRST];
         return true;
@@ -158,6 +169,7 @@ bool read_msr(Vcpu& cpu, uint32_t index, uint64_t& v) {
     // IA32_BIOS_SIGN_ID: the microcode update signature in the high half
     // (revision 1: there is no microcode, as under QEMU).
     case msr::BIOS_SIGN_ID: v = kMicrocodeRevision << 32; return true;
+    case msr::ARCH_CAPABILITIES: v = kArchCapabilities; return true;
     default:
         log_cat(logcat::kUnimp | logcat::kGuestErrors, "RDMSR {:#x}: unknown MSR, #GP", index);
         return gp(cpu);
@@ -166,6 +178,7 @@ bool read_msr(Vcpu& cpu, uint32_t index, uint64_t& v) {
 
 bool write_msr(Vcpu& cpu, uint32_t index, uint64_t v) {
     CpuState& s = cpu.state;
+    if (cpu.apic && LocalApic::handles_msr(index)) return cpu.apic->write_msr(index, v) || gp(cpu);
     if (index >= msr::MTRR_PHYS_FIRST && index <= msr::MTRR_PHYS_LAST) {
         const bool is_mask = (index - msr::MTRR_PHYS_FIRST) & 1;
         // PHYSBASE: type in 7:0, 11:8 reserved; PHYSMASK: 10:0 reserved, V in 11.
@@ -240,6 +253,7 @@ bool write_msr(Vcpu& cpu, uint32_t index, uint64_t v) {
         if (!valid_pat(v)) return gp(cpu);
         s.pat = v;
         return true;
+    case msr::ARCH_CAPABILITIES: return gp(cpu); // read-only
     case msr::BIOS_SIGN_ID:
         // Software writes 0 before CPUID to have the signature latched;
         // the value is fixed here, so any write is accepted and has no effect.

@@ -38,7 +38,7 @@ struct TcgEngine::Impl {
 
     void forget_jump_cache_entries(const jit::Block* b) {
         JumpCacheEntry& e = cpu.state.jump_cache[b->pc & (kJumpCacheEntries - 1)];
-        if (e.code == b->code) e = JumpCacheEntry{~0ull, ~0ull, nullptr, 0};
+        if (e.code == b->code) e = JumpCacheEntry{~0ull, ~0ull, nullptr, nullptr};
     }
 
     void on_code_write(uint64_t addr, uint64_t len) {
@@ -79,15 +79,17 @@ struct TcgEngine::Impl {
         const uint64_t cs_base = mode::is64(mode) ? 0 : s.seg[CS].base;
         const bool flat = mode & mode::kFlat;
         JumpCacheEntry& jc = s.jump_cache[pc & (kJumpCacheEntries - 1)];
+        // The jump cache is flushed with the TLB and loses a block's entry
+        // when the block is invalidated, so a hit needs no page walk (the
+        // same trust the generated code's indirect exits place in it).
+        if (flat && jc.pc == pc && jc.mode == mode && jc.block)
+            return static_cast<jit::Block*>(const_cast<void*>(jc.block));
         const uint64_t linear = mode::is64(mode) ? pc : uint32_t(cs_base + pc);
         const bool user = mode::cpl(mode) == 3;
         uint64_t phys;
         if (!cpu.probe_translate(linear, Vcpu::Access::Execute, user, phys)) {
             cpu.translate(linear, Vcpu::Access::Execute, user, phys); // raises the fault
             return nullptr;
-        }
-        if (flat && jc.pc == pc && jc.mode == mode) {
-            // Still valid: the jump cache is flushed with the TLB.
         }
         // The page after the block's first one, for a last instruction that straddles into it.
         const uint64_t linear2 =
@@ -142,7 +144,7 @@ struct TcgEngine::Impl {
         }
         // A block reaching into a second page is entered through here only,
         // where that page's translation is checked (no jump cache, no chaining).
-        if (flat && b->phys_page2 == ~0ull) jc = JumpCacheEntry{pc, mode, b->code, 0};
+        if (flat && b->phys_page2 == ~0ull) jc = JumpCacheEntry{pc, mode, b->code, b};
         return b;
     }
 
@@ -218,6 +220,14 @@ struct TcgEngine::Impl {
             // External interrupts are taken between instructions when IF=1,
             // except right after STI or MOV SS/POP SS: then exactly one more
             // instruction runs first.
+            // An NMI goes before INTR; the MOV SS/STI shadow holds it too,
+            // and a delivered one blocks the next until IRET.
+            if (s.nmi_pending && !s.nmi_blocked && !s.interrupt_shadow &&
+                std::atomic_ref<uint32_t>(s.nmi_pending).exchange(0)) {
+                s.nmi_blocked = true;
+                cpu.deliver_interrupt(2);
+                continue;
+            }
             const bool intr = (s.eflags & flag::IF) && cpu.machine.interrupt_requested();
             if (intr && !s.interrupt_shadow) {
                 cpu.deliver_interrupt(cpu.machine.acknowledge_interrupt());

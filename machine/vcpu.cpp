@@ -46,6 +46,9 @@ void Vcpu::reset() {
     std::fill(std::begin(state.mtrr_fixed), std::end(state.mtrr_fixed), 0);
     std::fill(std::begin(state.mtrr_var), std::end(state.mtrr_var), 0);
     state.halted = false;
+    state.interrupt_shadow = false;
+    state.nmi_pending = 0;
+    state.nmi_blocked = false;
     triple_faulted = false;
     flush_tlb();
 }

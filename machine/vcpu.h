@@ -8,6 +8,7 @@
 namespace hayate {
 
 class Machine;
+class LocalApic;
 class TcgEngine;
 
 // Thrown out of helpers is never done: helpers return status codes. This is
@@ -76,6 +77,8 @@ class Vcpu {
     // The A20 gate (i8042 output port, port 0x92): when closed, physical
     // address bit 20 reads as 0, as on an 8086 wrapping at 1 MiB.
     uint64_t a20_mask = ~0ull;
+    // This CPU's local APIC (set by the board; null in harnesses without one).
+    LocalApic* apic = nullptr;
     void set_a20(bool enabled);
     uint8_t last_exceptions[4] = {};
     unsigned last_exception_count = 0;
