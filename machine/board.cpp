@@ -277,9 +277,19 @@ void Machine::write_firmware_tables() {
     memory_->write_bytes(mp.config_table_phys, mp.config_table.data(), mp.config_table.size());
 }
 
-// What the BIOS leaves in each CPU before it boots an OS.
+// What the BIOS leaves before it boots an OS: each local APIC in virtual-
+// wire mode (the 8259 on LINT0, NMI on LINT1), and the 8259 pair
+// initialised at vectors 0x08 and 0x70 with every input masked, so nothing
+// interrupts the kernel before it programs the controllers itself.
 void Machine::firmware_cpu_setup() {
     for (LocalApic* lapic : lapics_) lapic->setup_virtual_wire();
+    const uint8_t master[] = {0x11, 0x08, 0x04, 0x01}, slave[] = {0x11, 0x70, 0x02, 0x01};
+    pic_master_->io_write(0, 1, master[0]);
+    for (int i = 1; i < 4; i++) pic_master_->io_write(1, 1, master[i]);
+    pic_master_->io_write(1, 1, 0xff);
+    pic_slave_->io_write(0, 1, slave[0]);
+    for (int i = 1; i < 4; i++) pic_slave_->io_write(1, 1, slave[i]);
+    pic_slave_->io_write(1, 1, 0xff);
 }
 
 } // namespace hayate
