@@ -5,13 +5,19 @@
 namespace hayate::jit {
 
 Block* BlockCache::lookup(uint64_t phys, uint64_t pc, uint64_t cs_base, uint32_t mode) const {
+    Block*& slot = direct_[direct_index(phys, pc, mode)];
+    if (slot && slot->phys == phys && slot->pc == pc && slot->cs_base == cs_base && slot->mode == mode)
+        return slot;
     auto it = map_.find(Key{phys, pc, cs_base, mode});
-    return it == map_.end() ? nullptr : it->second;
+    if (it == map_.end()) return nullptr;
+    slot = it->second;
+    return it->second;
 }
 
 Block* BlockCache::insert(std::unique_ptr<Block> block) {
     Block* b = block.get();
     map_[Key{b->phys, b->pc, b->cs_base, b->mode}] = b;
+    direct_[direct_index(b->phys, b->pc, b->mode)] = b;
     by_page_[b->phys >> 12].push_back(b);
     uint64_t last_page = (b->phys + b->guest_size - 1) >> 12;
     if (last_page != b->phys >> 12) by_page_[last_page].push_back(b);
@@ -55,6 +61,8 @@ void BlockCache::unlink(Block* b) {
     }
     auto it = map_.find(Key{b->phys, b->pc, b->cs_base, b->mode});
     if (it != map_.end() && it->second == b) map_.erase(it);
+    Block*& slot = direct_[direct_index(b->phys, b->pc, b->mode)];
+    if (slot == b) slot = nullptr;
 }
 
 std::vector<Block*> BlockCache::invalidate_range(uint64_t addr, uint64_t len) {
@@ -86,6 +94,7 @@ std::vector<Block*> BlockCache::invalidate_range(uint64_t addr, uint64_t len) {
 bool BlockCache::page_has_blocks(uint64_t page) const { return by_page_.count(page >> 12) != 0; }
 
 void BlockCache::clear() {
+    std::fill(direct_.begin(), direct_.end(), nullptr);
     map_.clear();
     by_page_.clear();
     blocks_.clear();

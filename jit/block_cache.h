@@ -55,6 +55,15 @@ class BlockCache {
   private:
     static void unchain_exit(Block* from, int index);
     void unlink(Block* b);
+    // A direct-mapped table in front of the hash map: one probe, usually
+    // one cache miss, for the lookups that follow every jump-cache flush
+    // (each CR3 write empties the non-global part of the jump cache).
+    static constexpr size_t kDirectEntries = size_t(1) << 16;
+    static size_t direct_index(uint64_t phys, uint64_t pc, uint32_t mode) {
+        uint64_t h = (phys ^ (pc << 7) ^ (uint64_t(mode) << 40)) * 0x9E3779B97F4A7C15ull;
+        return size_t(h >> 48) & (kDirectEntries - 1);
+    }
+    mutable std::vector<Block*> direct_ = std::vector<Block*>(kDirectEntries, nullptr);
     struct Key {
         uint64_t phys, pc, cs_base;
         uint32_t mode;
@@ -62,8 +71,17 @@ class BlockCache {
     };
     struct KeyHash {
         size_t operator()(const Key& k) const {
-            return size_t((k.phys * 0x9E3779B97F4A7C15ull) ^ (k.pc * 0xC2B2AE3D27D4EB4Full) ^ k.cs_base ^
-                          (uint64_t(k.mode) << 40));
+            // Every field folded in, then a full avalanche (splitmix64's
+            // finaliser), so keys that differ in a few bits spread evenly.
+            uint64_t h = k.phys * 0x9E3779B97F4A7C15ull;
+            h ^= k.pc + 0x632BE59BD9B4E019ull + (h << 6) + (h >> 2);
+            h ^= k.cs_base + (uint64_t(k.mode) << 32) + (h << 6) + (h >> 2);
+            h ^= h >> 30;
+            h *= 0xBF58476D1CE4E5B9ull;
+            h ^= h >> 27;
+            h *= 0x94D049BB133111EBull;
+            h ^= h >> 31;
+            return size_t(h);
         }
     };
     std::unordered_map<Key, Block*, KeyHash> map_;

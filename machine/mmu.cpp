@@ -231,10 +231,12 @@ bool Vcpu::probe_translate(uint64_t linear, Access acc, bool user, uint64_t& phy
     }
     if (!(state.cr0 & cr0::PG)) {
         phys = linear & a20_mask;
+        last_translation_global = false;
         return true;
     }
     WalkResult w = walk_current(*this, linear, acc, user);
     phys = w.phys & a20_mask;
+    last_translation_global = w.status == WalkResult::Ok && w.global;
     return w.status == WalkResult::Ok;
 }
 
@@ -340,29 +342,46 @@ void Vcpu::set_a20(bool enabled) {
 void Vcpu::flush_tlb() {
     tlb_large_addr = ~0ull;
     tlb_large_mask = 0;
-    for (int m = 0; m < kMmuIndexes; m++)
-        for (unsigned i = 0; i < unsigned(kTlbEntries); i++) {
-            TlbEntry& e = state.tlb[m][i];
-            e.tag_read = e.tag_write = tlb_invalid_tag(i);
-            e.host_page = nullptr;
-            e.phys_page = ~0ull;
-            tlb_global[m][i] = false;
-        }
+    for (uint32_t u : tlb_used) {
+        const unsigned m = u >> kTlbBits, i = u & (kTlbEntries - 1);
+        TlbEntry& e = state.tlb[m][i];
+        e.tag_read = e.tag_write = tlb_invalid_tag(i);
+        e.host_page = nullptr;
+        e.phys_page = ~0ull;
+        tlb_global[m][i] = false;
+        tlb_listed[m][i] = 0;
+    }
+    tlb_used.clear();
     flush_jump_cache();
 }
 
 void Vcpu::flush_tlb_nonglobal() {
-    for (int m = 0; m < kMmuIndexes; m++)
-        for (unsigned i = 0; i < unsigned(kTlbEntries); i++) {
-            if (tlb_global[m][i]) continue;
-            TlbEntry& e = state.tlb[m][i];
-            e.tag_read = e.tag_write = tlb_invalid_tag(i);
-            e.host_page = nullptr;
-            e.phys_page = ~0ull;
+    size_t kept = 0;
+    for (uint32_t u : tlb_used) {
+        const unsigned m = u >> kTlbBits, i = u & (kTlbEntries - 1);
+        if (tlb_global[m][i]) {
+            tlb_used[kept++] = u;
+            continue;
         }
-    // The jump cache maps linear addresses to blocks without telling global
-    // pages apart: it goes whole.
-    flush_jump_cache();
+        TlbEntry& e = state.tlb[m][i];
+        e.tag_read = e.tag_write = tlb_invalid_tag(i);
+        e.host_page = nullptr;
+        e.phys_page = ~0ull;
+        tlb_listed[m][i] = 0;
+    }
+    tlb_used.resize(kept);
+    // Jump-cache entries whose code sits in global pages stay, as those
+    // translations do.
+    kept = 0;
+    for (uint32_t i : jump_cache_used) {
+        if (jump_cache_global[i]) {
+            jump_cache_used[kept++] = i;
+            continue;
+        }
+        state.jump_cache[i] = JumpCacheEntry{~0ull, ~0ull, nullptr, nullptr};
+        jump_cache_listed[i] = 0;
+    }
+    jump_cache_used.resize(kept);
 }
 
 void Vcpu::note_large_page(uint64_t linear, uint64_t size) {
@@ -384,30 +403,78 @@ void Vcpu::flush_tlb_page(uint64_t linear) {
     // INVLPG drops the whole translation of a large page holding the address
     // (SDM Vol. 3 4.10.4.1), whose 4 KiB pieces sit in any slot: when the
     // address falls in the region of the large pages seen, flush everything.
+    // The jump cache keeps the entries of other pages; for a large page,
+    // those outside the 1 GiB around the address (the largest page size).
+    uint64_t keep_mask = ~0xfffull;
     if ((linear & tlb_large_mask) == tlb_large_addr) {
-        flush_tlb();
-        return;
+        tlb_large_addr = ~0ull;
+        tlb_large_mask = 0;
+        for (uint32_t u : tlb_used) {
+            const unsigned m = u >> kTlbBits, i = u & (kTlbEntries - 1);
+            TlbEntry& e = state.tlb[m][i];
+            e.tag_read = e.tag_write = tlb_invalid_tag(i);
+            e.host_page = nullptr;
+            e.phys_page = ~0ull;
+            tlb_global[m][i] = false;
+            tlb_listed[m][i] = 0;
+        }
+        tlb_used.clear();
+        keep_mask = ~((1ull << 30) - 1);
+    } else {
+        unsigned i = unsigned(linear >> 12) & (kTlbEntries - 1);
+        for (int m = 0; m < kMmuIndexes; m++) {
+            TlbEntry& e = state.tlb[m][i];
+            e.tag_read = e.tag_write = tlb_invalid_tag(i);
+            e.phys_page = ~0ull;
+            tlb_global[m][i] = false;
+        }
     }
-    unsigned i = unsigned(linear >> 12) & (kTlbEntries - 1);
-    for (int m = 0; m < kMmuIndexes; m++) {
-        TlbEntry& e = state.tlb[m][i];
-        e.tag_read = e.tag_write = tlb_invalid_tag(i);
-        e.phys_page = ~0ull;
-        tlb_global[m][i] = false;
+    // Jump-cache PCs are linear addresses (only flat modes use it); in
+    // legacy modes compare their low 32 bits, as the linear address wraps.
+    const uint64_t width_mask = (state.efer & efer::LMA) ? ~0ull : 0xffffffffull;
+    for (uint32_t i : jump_cache_used) {
+        JumpCacheEntry& e = state.jump_cache[i];
+        if (e.code && (((e.pc ^ linear) & width_mask & keep_mask) == 0))
+            e = JumpCacheEntry{~0ull, ~0ull, nullptr, nullptr};
     }
-    flush_jump_cache();
 }
 
 void Vcpu::flush_tlb_phys_page_write(uint64_t phys_page) {
+    for (uint32_t u : tlb_used) {
+        const unsigned m = u >> kTlbBits, i = u & (kTlbEntries - 1);
+        TlbEntry& e = state.tlb[m][i];
+        if (e.phys_page == (phys_page & kPageMask)) e.tag_write = tlb_invalid_tag(i);
+    }
+}
+
+// Every slot, whatever the bookkeeping says (power-on and reset).
+void Vcpu::invalidate_all_translations() {
     for (int m = 0; m < kMmuIndexes; m++)
         for (unsigned i = 0; i < unsigned(kTlbEntries); i++) {
             TlbEntry& e = state.tlb[m][i];
-            if (e.phys_page == (phys_page & kPageMask)) e.tag_write = tlb_invalid_tag(i);
+            e.tag_read = e.tag_write = tlb_invalid_tag(i);
+            e.host_page = nullptr;
+            e.phys_page = ~0ull;
+            tlb_global[m][i] = false;
+            tlb_listed[m][i] = 0;
         }
+    tlb_used.clear();
+    tlb_large_addr = ~0ull;
+    tlb_large_mask = 0;
+    for (unsigned i = 0; i < unsigned(kJumpCacheEntries); i++) {
+        state.jump_cache[i] = JumpCacheEntry{~0ull, ~0ull, nullptr, nullptr};
+        jump_cache_listed[i] = 0;
+        jump_cache_global[i] = 0;
+    }
+    jump_cache_used.clear();
 }
 
 void Vcpu::flush_jump_cache() {
-    for (auto& e : state.jump_cache) e = JumpCacheEntry{~0ull, ~0ull, nullptr, nullptr};
+    for (uint32_t i : jump_cache_used) {
+        state.jump_cache[i] = JumpCacheEntry{~0ull, ~0ull, nullptr, nullptr};
+        jump_cache_listed[i] = 0;
+    }
+    jump_cache_used.clear();
 }
 
 // Fills the TLB for an access that the slow path found to be plain RAM,
@@ -424,6 +491,10 @@ void tlb_fill(Vcpu& cpu, int mmu_index, uint64_t linear, uint64_t phys, bool wri
     e.host_page = host;
     e.phys_page = phys & kPageMask;
     cpu.tlb_global[mmu_index][i] = cpu.last_translation_global;
+    if (!cpu.tlb_listed[mmu_index][i]) {
+        cpu.tlb_listed[mmu_index][i] = 1;
+        cpu.tlb_used.push_back(uint32_t(mmu_index) << kTlbBits | i);
+    }
 }
 
 // ------------------------------------------------- paging control registers

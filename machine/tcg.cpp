@@ -91,6 +91,7 @@ struct TcgEngine::Impl {
             cpu.translate(linear, Vcpu::Access::Execute, user, phys); // raises the fault
             return nullptr;
         }
+        const bool global_page = cpu.last_translation_global;
         // The page after the block's first one, for a last instruction that straddles into it.
         const uint64_t linear2 =
             mode::is64(mode) ? (linear & kPageMask) + kPageSize : uint32_t((linear & kPageMask) + kPageSize);
@@ -144,7 +145,11 @@ struct TcgEngine::Impl {
         }
         // A block reaching into a second page is entered through here only,
         // where that page's translation is checked (no jump cache, no chaining).
-        if (flat && b->phys_page2 == ~0ull) jc = JumpCacheEntry{pc, mode, b->code, b};
+        if (flat && b->phys_page2 == ~0ull) {
+            jc = JumpCacheEntry{pc, mode, b->code, b};
+            cpu.jump_cache_global[pc & (kJumpCacheEntries - 1)] = global_page;
+            cpu.note_jump_cache_fill(unsigned(pc & (kJumpCacheEntries - 1)));
+        }
         return b;
     }
 

@@ -50,7 +50,7 @@ void Vcpu::reset() {
     state.nmi_pending = 0;
     state.nmi_blocked = false;
     triple_faulted = false;
-    flush_tlb();
+    invalidate_all_translations();
 }
 
 void Vcpu::set_segment(SegReg s, uint16_t selector, uint64_t base, uint32_t limit, uint16_t attr) {

@@ -1,6 +1,7 @@
 // One virtual CPU: its architectural state and the system-architecture
 // operations on it (segment loads, exceptions, MSRs, CPUID, paging walks).
 #pragma once
+#include <vector>
 #include "machine/cpu_state.h"
 #include <cstdint>
 #include <string>
@@ -91,6 +92,7 @@ class Vcpu {
     void flush_tlb_page(uint64_t linear);               // INVLPG
     void flush_tlb_phys_page_write(uint64_t phys_page); // page became a code page
     void flush_jump_cache();
+    void invalidate_all_translations(); // every TLB and jump-cache slot (reset)
     // Records a large-page translation (2/4 MiB, 1 GiB): the TLB holds it in
     // 4 KiB pieces, which INVLPG anywhere in the large page must all drop.
     void note_large_page(uint64_t linear, uint64_t size);
@@ -100,7 +102,22 @@ class Vcpu {
     // CR3 writes keep the entries of global pages (CR4.PGE, G=1).
     void flush_tlb_nonglobal();
     bool tlb_global[kMmuIndexes][kTlbEntries] = {};
+    // The TLB and jump-cache slots filled since they were last flushed, so a
+    // flush touches those only (a CR3 write would otherwise sweep 512 KiB).
+    std::vector<uint32_t> tlb_used;       // mmu_index << kTlbBits | slot
+    uint8_t tlb_listed[kMmuIndexes][kTlbEntries] = {};
+    std::vector<uint32_t> jump_cache_used;
+    uint8_t jump_cache_listed[kJumpCacheEntries] = {};
+    void note_jump_cache_fill(unsigned slot) {
+        if (!jump_cache_listed[slot]) {
+            jump_cache_listed[slot] = 1;
+            jump_cache_used.push_back(slot);
+        }
+    }
     bool last_translation_global = false; // of the last successful translate(), for the TLB fill
+    // Per jump-cache entry: its PC's translation came from a global page, so
+    // the entry survives CR3 writes as a global TLB entry does.
+    uint8_t jump_cache_global[kJumpCacheEntries] = {};
 
     // ---- paging control (machine/mmu.cpp) ----
     // PAE paging's PDPTE registers, loaded from the table at CR3 by MOV to
