@@ -56,7 +56,9 @@ LinuxBoot load_linux(PhysicalMemory& memory, const FileImage& kernel, const Linu
     const uint64_t payload = uint64_t(le::get32(img.data() + kSysSize)) * 16;
     if (header_end > setup_bytes || header_end > img.size() || kInitSize + 4 > setup_bytes)
         fail(path, "corrupt setup header (header longer than the setup code)");
-    if (setup_bytes >= img.size() || img.size() - setup_bytes < payload)
+    // syssize counts 16-byte paragraphs, rounded up: the file may end up to
+    // 15 bytes before the last one (memtest86+ images do).
+    if (setup_bytes >= img.size() || img.size() - setup_bytes + 15 < payload)
         fail(path, fmt::format("truncated: {} bytes, the setup header promises {}", img.size(),
                                setup_bytes + payload));
     const uint64_t kernel_bytes = img.size() - setup_bytes;

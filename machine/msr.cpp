@@ -57,7 +57,7 @@ int fixed_mtrr_index(uint32_t msr) {
 }
 
 namespace msr {
-constexpr uint32_t TSC = 0x10, APIC_BASE = 0x1b, BIOS_SIGN_ID = 0x8b, ARCH_CAPABILITIES = 0x10a, MTRRCAP = 0xfe, SYSENTER_CS = 0x174, SYSENTER_ESP = 0x175,
+constexpr uint32_t TSC = 0x10, PLATFORM_ID = 0x17, APIC_BASE = 0x1b, BIOS_SIGN_ID = 0x8b, ARCH_CAPABILITIES = 0x10a, MTRRCAP = 0xfe, SYSENTER_CS = 0x174, SYSENTER_ESP = 0x175,
                    SYSENTER_EIP = 0x176, MISC_ENABLE = 0x1a0, MTRR_PHYS_FIRST = 0x200,
                    MTRR_PHYS_LAST = 0x200 + 2 * kMtrrVariableCount - 1, PAT = 0x277, MTRR_DEF_TYPE = 0x2ff,
                    EFER = 0xc0000080, STAR = 0xc0000081, LSTAR = 0xc0000082, CSTAR = 0xc0000083,
@@ -169,6 +169,9 @@ bool read_msr(Vcpu& cpu, uint32_t index, uint64_t& v) {
     // IA32_BIOS_SIGN_ID: the microcode update signature in the high half
     // (revision 1: there is no microcode, as under QEMU).
     case msr::BIOS_SIGN_ID: v = kMicrocodeRevision << 32; return true;
+    // IA32_PLATFORM_ID (read-only): platform id 0 in bits 52:50, which
+    // microcode loaders match against update headers.
+    case msr::PLATFORM_ID: v = 0; return true;
     case msr::ARCH_CAPABILITIES: v = kArchCapabilities; return true;
     default:
         log_cat(logcat::kUnimp | logcat::kGuestErrors, "RDMSR {:#x}: unknown MSR, #GP", index);
@@ -254,6 +257,7 @@ bool write_msr(Vcpu& cpu, uint32_t index, uint64_t v) {
         s.pat = v;
         return true;
     case msr::ARCH_CAPABILITIES: return gp(cpu); // read-only
+    case msr::PLATFORM_ID: return gp(cpu);       // read-only
     case msr::BIOS_SIGN_ID:
         // Software writes 0 before CPUID to have the signature latched;
         // the value is fixed here, so any write is accepted and has no effect.
