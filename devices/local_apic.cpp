@@ -81,7 +81,7 @@ LocalApic::LocalApic(uint32_t apic_id, bool bsp, TimerQueue& timers, ApicBus& bu
                      std::function<uint64_t()> guest_tsc, uint64_t tsc_hz, unsigned phys_addr_bits,
                      Callbacks callbacks)
     : name_(fmt::format("lapic{}", apic_id)), initial_id_(apic_id), bsp_(bsp), timers_(timers), bus_(bus),
-      guest_tsc_(std::move(guest_tsc)), tsc_hz_(tsc_hz ? tsc_hz : 1), phys_addr_bits_(phys_addr_bits),
+      guest_tsc_(std::move(guest_tsc)), tsc_hz_(tsc_hz), phys_addr_bits_(phys_addr_bits),
       cb_(std::move(callbacks)), timer_(timers, [this] { timer_expired(); }) {
     std::lock_guard lock(mu_);
     apic_base_ = kDefaultBase | kBaseEnable | (bsp_ ? kBaseBsp : 0);
@@ -603,7 +603,8 @@ void LocalApic::arm_timer_locked() {
         }
         // Rounded up, so the expiry never comes before the deadline.
         const unsigned __int128 cycles = tsc_deadline_ - tsc;
-        const unsigned __int128 ns = (cycles * kNsPerSecond + tsc_hz_ - 1) / tsc_hz_;
+        const uint64_t hz = tsc_hz_ ? tsc_hz_ : host_tsc_hz();
+        const unsigned __int128 ns = (cycles * kNsPerSecond + hz - 1) / hz;
         timer_.arm(ns > TimerQueue::kNever - now ? TimerQueue::kNever - 1 : now + uint64_t(ns));
         return;
     }

@@ -61,7 +61,8 @@ class LocalApic final : public Device, public ApicBusTarget {
         std::function<void(uint64_t)> on_base_changed;
     };
 
-    // `guest_tsc` reads the guest's TSC, which ticks at `tsc_hz`;
+    // `guest_tsc` reads the guest's TSC, which ticks at `tsc_hz` (0: the
+    // host's rate, host_tsc_hz(), asked for when a deadline is first armed);
     // `phys_addr_bits` is MAXPHYADDR (the base field's width). Attaches
     // itself to `bus`.
     LocalApic(uint32_t apic_id, bool bsp, TimerQueue& timers, ApicBus& bus,

@@ -95,7 +95,7 @@ void Machine::build_interrupt_controllers() {
         };
         auto lapic = std::make_unique<LocalApic>(
             uint32_t(cpu.index), cpu.index == 0, timers_, *apic_bus_, [&cpu] { return read_tsc(cpu); },
-            host_tsc_hz(), kPhysAddrBits, std::move(cb));
+            0 /* the host's rate, measured since start-up */, kPhysAddrBits, std::move(cb));
         cpu.apic = lapic.get();
         lapics_.push_back(lapic.get());
         memory_->map_mmio(lapic->base_address(), LocalApic::kMmioSize, lapic.get(), "lapic");

@@ -99,18 +99,29 @@ unsigned TimerQueue::run_expired() {
     }
 }
 
+namespace {
+struct TscReference {
+    int64_t ns;
+    uint64_t tsc;
+};
+TscReference tsc_reference() {
+    static const TscReference ref{host_monotonic_ns(), __rdtsc()};
+    return ref;
+}
+} // namespace
+
+void begin_host_tsc_measurement() { tsc_reference(); }
+
 uint64_t host_tsc_hz() {
     static const uint64_t hz = [] {
-        // One 2 ms window: clock_gettime resolves tens of nanoseconds, so the
-        // rate is good to a few parts in 10^5 - plenty for converting timer
-        // deadlines - and start-up stays quick.
-        const int64_t t0 = host_monotonic_ns();
-        const uint64_t c0 = __rdtsc();
+        // clock_gettime resolves tens of nanoseconds: over 2 ms or more the
+        // rate is good to a few parts in 10^5, plenty for timer deadlines.
+        const TscReference t0 = tsc_reference();
         int64_t t1;
         do t1 = host_monotonic_ns();
-        while (t1 - t0 < 2'000'000);
+        while (t1 - t0.ns < 2'000'000);
         const uint64_t c1 = __rdtsc();
-        return uint64_t((unsigned __int128)(c1 - c0) * kNsPerSecond / uint64_t(t1 - t0));
+        return uint64_t((unsigned __int128)(c1 - t0.tsc) * kNsPerSecond / uint64_t(t1 - t0.ns));
     }();
     return hz;
 }

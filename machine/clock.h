@@ -87,7 +87,10 @@ class TimerQueue {
 };
 
 // The host TSC's frequency in Hz, measured once against CLOCK_MONOTONIC (the
-// guest TSC is the host's plus an offset, so it ticks at this rate).
+// guest TSC is the host's plus an offset, so it ticks at this rate). The
+// measurement spans from begin_host_tsc_measurement() (or the first call)
+// to the first call, at least 2 ms: begun early, it costs start-up nothing.
 uint64_t host_tsc_hz();
+void begin_host_tsc_measurement();
 
 } // namespace hayate

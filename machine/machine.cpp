@@ -37,6 +37,7 @@ void futex_wait(uint32_t* word, uint32_t expected, uint64_t timeout_ns) {
 } // namespace
 
 Machine::Machine(const MachineOptions& options) : options_(options) {
+    begin_host_tsc_measurement(); // the local APIC's TSC-deadline timer needs the rate later
     if (options_.accel != "tcg")
         throw std::runtime_error(fmt::format("-accel {}: not supported", options_.accel));
     memory_ = std::make_unique<PhysicalMemory>(options_.ram_bytes);
