@@ -443,7 +443,8 @@ void EmitContext::exit_direct(uint64_t target_pc) {
             a.mov(kT0, Imm(target_pc));
             a.cmp(x86::qword_ptr(kState, entry + int32_t(offsetof(JumpCacheEntry, pc))), kT0);
             a.jne(miss);
-            a.cmp(x86::qword_ptr(kState, entry + int32_t(offsetof(JumpCacheEntry, mode))), Imm(int32_t(mode)));
+            a.cmp(x86::qword_ptr(kState, entry + int32_t(offsetof(JumpCacheEntry, mode))),
+                  Imm(int32_t(mode)));
             a.jne(miss);
             a.mov(kT0, x86::qword_ptr(kState, entry + int32_t(offsetof(JumpCacheEntry, code))));
             restore_flags();

@@ -84,8 +84,8 @@ void Machine::build_interrupt_controllers() {
                         cpu.index);
         };
         cb.on_startup = [&cpu](uint8_t vector) {
-            log_warning("CPU {}: start-up IPI (vector {:#x}) ignored: the CPU is not waiting for one", cpu.index,
-                        vector);
+            log_warning("CPU {}: start-up IPI (vector {:#x}) ignored: the CPU is not waiting for one",
+                        cpu.index, vector);
         };
         cb.pic_acknowledge = [this] { return acknowledge_pic(); };
         cb.on_base_changed = [this, &cpu](uint64_t new_base) {
@@ -102,7 +102,8 @@ void Machine::build_interrupt_controllers() {
         devices_.push_back(std::move(lapic));
     }
 
-    auto master = std::make_unique<Pic8259>("pic-master", [this](bool level) { lapics_[0]->set_lint(0, level); });
+    auto master =
+        std::make_unique<Pic8259>("pic-master", [this](bool level) { lapics_[0]->set_lint(0, level); });
     auto slave =
         std::make_unique<Pic8259>("pic-slave", [m = master.get()](bool level) { m->set_input(2, level); });
     pic_master_ = master.get();
@@ -118,7 +119,8 @@ void Machine::build_interrupt_controllers() {
         else
             s->set_input(irq - 8, level);
     });
-    irq_router_->set_ioapic_sink([io = ioapic.get()](unsigned pin, bool level) { io->set_input(pin, level); });
+    irq_router_->set_ioapic_sink(
+        [io = ioapic.get()](unsigned pin, bool level) { io->set_input(pin, level); });
 
     // FERR# latched onto IRQ 13, cleared through port 0xF0.
     auto ferr = std::make_unique<FerrLatch>(irq_router_->isa_source(kIrqFpu));
@@ -179,7 +181,8 @@ void Machine::build_timers() {
 
     // HPET timers routed by INT_ROUTE_CNF reach I/O APIC pins directly.
     std::vector<IrqLine*> hpet_pins;
-    for (unsigned pin = 0; pin < IrqRouter::kIoApicPins; pin++) hpet_pins.push_back(&irq_router_->ioapic_source(pin));
+    for (unsigned pin = 0; pin < IrqRouter::kIoApicPins; pin++)
+        hpet_pins.push_back(&irq_router_->ioapic_source(pin));
     auto hpet = std::make_unique<Hpet>(
         timers_, [hpet_pins](unsigned pin, bool level) { hpet_pins.at(pin)->set(level); },
         irq_router_->isa_source(kIrqTimer), irq_router_->isa_source(kIrqRtc),
@@ -193,7 +196,8 @@ void Machine::build_timers() {
 
     // The ACPI PM block; the SCI is ISA IRQ 9 (level, active high), and S5
     // powers the machine off.
-    auto pm = std::make_unique<AcpiPm>(timers_, irq_router_->isa_source(kIrqSci), [this] { request_shutdown(0); });
+    auto pm =
+        std::make_unique<AcpiPm>(timers_, irq_router_->isa_source(kIrqSci), [this] { request_shutdown(0); });
     acpi_pm_ = pm.get();
     ports_.map(AcpiPm::kPmBase, AcpiPm::kPortCount, pm.get(), "acpi-pm");
     ports_.map(AcpiPm::kGpe0Base, AcpiPm::kGpe0PortCount, &pm->gpe0(), "acpi-gpe0");
@@ -235,7 +239,8 @@ void Machine::build_chipset() {
         for (auto& cpu : vcpus_) cpu->set_a20(a20_keyboard_controller_ || a20_port92_);
     };
     auto kbc = std::make_unique<I8042>(
-        irq_router_->isa_source(kIrqKeyboard), irq_router_->isa_source(kIrqMouse), [this] { request_reset(); },
+        irq_router_->isa_source(kIrqKeyboard), irq_router_->isa_source(kIrqMouse),
+        [this] { request_reset(); },
         [this, set_a20](bool open) {
             a20_keyboard_controller_ = open;
             set_a20();

@@ -24,11 +24,11 @@ uint64_t VirtualClock::now_ns() const {
 
 void VirtualClock::advance_to(uint64_t ns) {
     uint64_t cur = manual_ns_.load();
-    while (ns > cur && !manual_ns_.compare_exchange_weak(cur, ns)) {
-    }
+    while (ns > cur && !manual_ns_.compare_exchange_weak(cur, ns)) {}
 }
 
-Timer::Timer(TimerQueue& queue, std::function<void()> callback) : queue_(queue), callback_(std::move(callback)) {
+Timer::Timer(TimerQueue& queue, std::function<void()> callback)
+    : queue_(queue), callback_(std::move(callback)) {
     queue_.add(this);
 }
 Timer::~Timer() { queue_.remove(this); }

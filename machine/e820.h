@@ -15,8 +15,8 @@ struct E820Entry {
 };
 
 // Fixed pieces of the PC's low memory.
-constexpr uint64_t kEbdaBase = 0x9fc00;       // 1 KiB extended BIOS data area below 640 KiB
-constexpr uint64_t kBiosAreaBase = 0xf0000;   // system BIOS area: MP and ACPI RSDP pointers live here
+constexpr uint64_t kEbdaBase = 0x9fc00;     // 1 KiB extended BIOS data area below 640 KiB
+constexpr uint64_t kBiosAreaBase = 0xf0000; // system BIOS area: MP and ACPI RSDP pointers live here
 constexpr uint64_t kBiosAreaEnd = 0x100000;
 constexpr uint64_t kHighMemoryBase = 0x100000;
 // The top of RAM below 4 GiB that holds the firmware tables (reserved in E820).

@@ -6,7 +6,8 @@ namespace hayate {
 IrqLine& IrqRouter::isa_source(unsigned irq) {
     if (irq >= kIsaIrqs) throw std::logic_error("ISA IRQ out of range");
     const int pin = int(ioapic_pin_of_isa_irq(irq));
-    lines_.push_back(std::make_unique<IrqLine>([this, irq, pin](bool level) { change(int(irq), pin, level); }));
+    lines_.push_back(
+        std::make_unique<IrqLine>([this, irq, pin](bool level) { change(int(irq), pin, level); }));
     return *lines_.back();
 }
 

@@ -24,8 +24,9 @@ constexpr size_t kSetupSects = 0x1f1, kSysSize = 0x1f4, kBootFlag = 0x1fe, kHead
                  kInitrdAddrMax = 0x22c, kRelocatable = 0x234, kCmdlineSize = 0x238, kPrefAddress = 0x258,
                  kInitSize = 0x260;
 // boot_params fields outside the setup header.
-constexpr size_t kAcpiRsdpAddr = 0x070, kExtRamdiskImage = 0x0c0, kExtRamdiskSize = 0x0c4, kExtCmdLinePtr = 0x0c8,
-                 kAltMemK = 0x1e0, kE820Entries = 0x1e8, kSentinel = 0x1ef, kE820Table = 0x2d0;
+constexpr size_t kAcpiRsdpAddr = 0x070, kExtRamdiskImage = 0x0c0, kExtRamdiskSize = 0x0c4,
+                 kExtCmdLinePtr = 0x0c8, kAltMemK = 0x1e0, kE820Entries = 0x1e8, kSentinel = 0x1ef,
+                 kE820Table = 0x2d0;
 constexpr size_t kZeroPageSize = 4096, kE820Max = 128;
 constexpr uint8_t kLoadedHigh = 0x01, kCanUseHeap = 0x80;
 
@@ -48,7 +49,8 @@ LinuxBoot load_linux(PhysicalMemory& memory, const FileImage& kernel, const Linu
     if (version < 0x0204)
         fail(path, fmt::format("boot protocol {}.{:02} is too old (hayate needs 2.04 or later: a bzImage)",
                                version >> 8, version & 0xff));
-    if (!(img[kLoadFlags] & kLoadedHigh)) fail(path, "a zImage (loaded low) is not supported; build a bzImage");
+    if (!(img[kLoadFlags] & kLoadedHigh))
+        fail(path, "a zImage (loaded low) is not supported; build a bzImage");
     const size_t header_end = 0x202 + img[0x201]; // the jump at 0x200 skips the header
     unsigned setup_sects = img[kSetupSects];
     if (setup_sects == 0) setup_sects = 4;
@@ -67,7 +69,8 @@ LinuxBoot load_linux(PhysicalMemory& memory, const FileImage& kernel, const Linu
     const uint64_t pref = relocatable ? le::get64(img.data() + kPrefAddress) : kKernelLoad;
     // The decompressor runs in place from init_size bytes at the load
     // address, or moves itself to the preferred (link) address first.
-    const uint64_t kernel_needs = std::max<uint64_t>(kKernelLoad, pref) + std::max<uint64_t>(init_size, kernel_bytes);
+    const uint64_t kernel_needs =
+        std::max<uint64_t>(kKernelLoad, pref) + std::max<uint64_t>(init_size, kernel_bytes);
     if (kernel_needs > in.low_ram_limit)
         fail(path, fmt::format("needs {} MiB of RAM below 4 GiB to decompress (init_size {:#x} at {:#x}); "
                                "give more memory with -m",
@@ -85,15 +88,17 @@ LinuxBoot load_linux(PhysicalMemory& memory, const FileImage& kernel, const Linu
         initrd.resize((initrd.size() + 3) & ~size_t(3));
         initrd.insert(initrd.end(), part.bytes().begin(), part.bytes().end());
     }
-    const uint64_t initrd_max = version >= 0x0203 ? uint64_t(le::get32(img.data() + kInitrdAddrMax)) : 0x37ffffffull;
+    const uint64_t initrd_max =
+        version >= 0x0203 ? uint64_t(le::get32(img.data() + kInitrdAddrMax)) : 0x37ffffffull;
     if (!initrd.empty()) {
         const std::string& name = in.initrd_paths.front();
         // Highest page-aligned spot below both the kernel's limit and the end of usable low RAM.
         const uint64_t top = std::min<uint64_t>(initrd_max + 1, in.low_ram_limit);
         if (initrd.size() > top || ((top - initrd.size()) & ~uint64_t(0xfff)) < kernel_needs)
-            fail(name, fmt::format("initrd of {} MiB does not fit in guest RAM below {:#x} beside the kernel; "
-                                   "give more memory with -m",
-                                   (initrd.size() + (1 << 20) - 1) >> 20, top));
+            fail(name,
+                 fmt::format("initrd of {} MiB does not fit in guest RAM below {:#x} beside the kernel; "
+                             "give more memory with -m",
+                             (initrd.size() + (1 << 20) - 1) >> 20, top));
         boot.initrd_addr = uint32_t((top - initrd.size()) & ~uint64_t(0xfff));
         boot.initrd_size = uint32_t(initrd.size());
         memory.write_bytes(boot.initrd_addr, initrd.data(), initrd.size());
@@ -104,7 +109,8 @@ LinuxBoot load_linux(PhysicalMemory& memory, const FileImage& kernel, const Linu
     std::memcpy(zp.data() + kSetupSects, img.data() + kSetupSects, header_end - kSetupSects);
     zp[kSentinel] = 0;
     zp[kTypeOfLoader] = 0xff; // no registered boot loader id
-    zp[kLoadFlags] = uint8_t((zp[kLoadFlags] | kCanUseHeap) & ~0x20); // not quiet; heap (unused by the 32-bit entry)
+    zp[kLoadFlags] =
+        uint8_t((zp[kLoadFlags] | kCanUseHeap) & ~0x20); // not quiet; heap (unused by the 32-bit entry)
     le::put16(zp.data() + kHeapEndPtr, 0xfe00);
     le::put32(zp.data() + kCode32Start, kKernelLoad);
     le::put32(zp.data() + kRamdiskImage, boot.initrd_addr);
@@ -114,8 +120,8 @@ LinuxBoot load_linux(PhysicalMemory& memory, const FileImage& kernel, const Linu
 
     const uint32_t cmdline_max = version >= 0x0206 ? le::get32(img.data() + kCmdlineSize) : 255;
     if (in.cmdline.size() > cmdline_max)
-        fail(path, fmt::format("command line of {} bytes is longer than the kernel's limit of {}", in.cmdline.size(),
-                               cmdline_max));
+        fail(path, fmt::format("command line of {} bytes is longer than the kernel's limit of {}",
+                               in.cmdline.size(), cmdline_max));
     memory.write_bytes(kCmdline, in.cmdline.c_str(), in.cmdline.size() + 1);
     le::put32(zp.data() + kCmdLinePtr, kCmdline);
     le::put32(zp.data() + kExtCmdLinePtr, 0);
@@ -128,7 +134,8 @@ LinuxBoot load_linux(PhysicalMemory& memory, const FileImage& kernel, const Linu
         le::put64(e, in.e820[i].addr);
         le::put64(e + 8, in.e820[i].size);
         le::put32(e + 16, uint32_t(in.e820[i].type));
-        if (in.e820[i].type == E820Type::Usable && in.e820[i].addr == kHighMemoryBase) ext_kib = in.e820[i].size >> 10;
+        if (in.e820[i].type == E820Type::Usable && in.e820[i].addr == kHighMemoryBase)
+            ext_kib = in.e820[i].size >> 10;
     }
     zp[kE820Entries] = uint8_t(n);
     le::put32(zp.data() + kAltMemK, uint32_t(ext_kib));

@@ -20,10 +20,11 @@ bool is_linux_bzimage(std::span<const uint8_t> image);
 
 struct LinuxBootInputs {
     std::string cmdline;
-    std::vector<std::string> initrd_paths; // concatenated into one initramfs (the kernel unpacks each in turn)
+    std::vector<std::string>
+        initrd_paths; // concatenated into one initramfs (the kernel unpacks each in turn)
     std::vector<E820Entry> e820;
-    uint64_t rsdp_addr = 0;      // boot_params.acpi_rsdp_addr (0: the kernel scans for it)
-    uint64_t low_ram_limit = 0;  // end of usable RAM below 4 GiB (initrd goes below it)
+    uint64_t rsdp_addr = 0;     // boot_params.acpi_rsdp_addr (0: the kernel scans for it)
+    uint64_t low_ram_limit = 0; // end of usable RAM below 4 GiB (initrd goes below it)
 };
 
 // Where the kernel starts: flat 32-bit protected mode, paging off, IF=0,

@@ -1,31 +1,30 @@
 #include "machine/machine.h"
 #include "devices/debug_exit.h"
-#include "devices/local_apic.h"
-#include "devices/pci_config.h"
-#include "machine/apic_bus.h"
-#include "machine/irq_router.h"
 #include "devices/elcr.h"
 #include "devices/ferr_latch.h"
+#include "devices/local_apic.h"
+#include "devices/pci_config.h"
 #include "devices/pic8259.h"
 #include "devices/uart16550.h"
+#include "machine/apic_bus.h"
 #include "machine/chardev.h"
+#include "machine/irq_router.h"
 #include "machine/linux_boot.h"
-#include "machine/system.h"
 #include "machine/log.h"
 #include "machine/multiboot.h"
+#include "machine/system.h"
 #include "machine/tcg.h"
 #include "machine/vcpu.h"
 #include <atomic>
+#include <cstring>
 #include <linux/futex.h>
+#include <stdexcept>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <cstring>
-#include <stdexcept>
 
 namespace hayate {
 
 namespace {
-
 
 // futex(2) wait with a timeout: std::atomic::wait has none.
 void futex_wait(uint32_t* word, uint32_t expected, uint64_t timeout_ns) {

@@ -6,9 +6,9 @@
 #include "machine/options.h"
 #include <atomic>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
-#include <memory>
 #include <vector>
 
 namespace hayate {

@@ -57,7 +57,8 @@ int fixed_mtrr_index(uint32_t msr) {
 }
 
 namespace msr {
-constexpr uint32_t TSC = 0x10, PLATFORM_ID = 0x17, APIC_BASE = 0x1b, BIOS_SIGN_ID = 0x8b, ARCH_CAPABILITIES = 0x10a, MTRRCAP = 0xfe, SYSENTER_CS = 0x174, SYSENTER_ESP = 0x175,
+constexpr uint32_t TSC = 0x10, PLATFORM_ID = 0x17, APIC_BASE = 0x1b, BIOS_SIGN_ID = 0x8b,
+                   ARCH_CAPABILITIES = 0x10a, MTRRCAP = 0xfe, SYSENTER_CS = 0x174, SYSENTER_ESP = 0x175,
                    SYSENTER_EIP = 0x176, MISC_ENABLE = 0x1a0, MTRR_PHYS_FIRST = 0x200,
                    MTRR_PHYS_LAST = 0x200 + 2 * kMtrrVariableCount - 1, PAT = 0x277, MTRR_DEF_TYPE = 0x2ff,
                    EFER = 0xc0000080, STAR = 0xc0000081, LSTAR = 0xc0000082, CSTAR = 0xc0000083,

@@ -1,10 +1,10 @@
 // One virtual CPU: its architectural state and the system-architecture
 // operations on it (segment loads, exceptions, MSRs, CPUID, paging walks).
 #pragma once
-#include <vector>
 #include "machine/cpu_state.h"
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace hayate {
 
@@ -104,7 +104,7 @@ class Vcpu {
     bool tlb_global[kMmuIndexes][kTlbEntries] = {};
     // The TLB and jump-cache slots filled since they were last flushed, so a
     // flush touches those only (a CR3 write would otherwise sweep 512 KiB).
-    std::vector<uint32_t> tlb_used;       // mmu_index << kTlbBits | slot
+    std::vector<uint32_t> tlb_used; // mmu_index << kTlbBits | slot
     uint8_t tlb_listed[kMmuIndexes][kTlbEntries] = {};
     std::vector<uint32_t> jump_cache_used;
     uint8_t jump_cache_listed[kJumpCacheEntries] = {};
