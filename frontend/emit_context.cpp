@@ -438,7 +438,7 @@ void EmitContext::exit_direct(uint64_t target_pc) {
         if (probe_jump_cache) {
             Label miss = a.newLabel();
             const int32_t entry = int32_t(offsetof(CpuState, jump_cache)) +
-                                  int32_t((target_pc & (kJumpCacheEntries - 1)) * sizeof(JumpCacheEntry));
+                                  int32_t(jump_cache_index(target_pc) * sizeof(JumpCacheEntry));
             save_flags();
             a.mov(kT0, Imm(target_pc));
             a.cmp(x86::qword_ptr(kState, entry + int32_t(offsetof(JumpCacheEntry, pc))), kT0);
@@ -472,7 +472,10 @@ void EmitContext::exit_indirect() {
     if (!(flags_in_scratch && insn->flags_written == 0)) save_flags();
     Label miss = a.newLabel();
     const int32_t jc = int32_t(offsetof(CpuState, jump_cache));
-    a.mov(kT1.r32(), kT0.r32());
+    // jump_cache_index(pc) * sizeof(JumpCacheEntry)
+    a.mov(kT1, kT0);
+    a.shr(kT1, 12);
+    a.xor_(kT1, kT0);
     a.shl(kT1.r32(), 5);
     a.and_(kT1.r32(), Imm((kJumpCacheEntries - 1) << 5));
     a.cmp(x86::qword_ptr(kState, kT1, 0, jc + int32_t(offsetof(JumpCacheEntry, pc))), kT0);

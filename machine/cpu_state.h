@@ -95,6 +95,15 @@ struct JumpCacheEntry {
 constexpr int kJumpCacheBits = 12;
 constexpr int kJumpCacheEntries = 1 << kJumpCacheBits;
 static_assert(sizeof(JumpCacheEntry) == 32);
+// The slot of a PC: the page number folded into the offset, so blocks at the
+// same offset of different pages do not evict each other. Generated code
+// computes the same (EmitContext::exit_indirect).
+constexpr unsigned jump_cache_index(uint64_t pc) {
+    return unsigned((pc ^ (pc >> 12)) & (kJumpCacheEntries - 1));
+}
+// The mode of a jump-cache entry that must be checked against the page
+// tables before use (no translation mode has this value).
+constexpr uint64_t kJumpCacheStale = ~0ull;
 
 struct alignas(64) CpuState {
     // --- hot: addressed by generated code with short displacements ---

@@ -371,17 +371,12 @@ void Vcpu::flush_tlb_nonglobal() {
     }
     tlb_used.resize(kept);
     // Jump-cache entries whose code sits in global pages stay, as those
-    // translations do.
-    kept = 0;
-    for (uint32_t i : jump_cache_used) {
-        if (jump_cache_global[i]) {
-            jump_cache_used[kept++] = i;
-            continue;
-        }
-        state.jump_cache[i] = JumpCacheEntry{~0ull, ~0ull, nullptr, nullptr};
-        jump_cache_listed[i] = 0;
-    }
-    jump_cache_used.resize(kept);
+    // translations do. The others become stale: generated code no longer
+    // takes them (their mode matches nothing), but the dispatcher may, once
+    // a page walk shows the PC still maps to the block's physical address -
+    // processes running the same program usually map it the same way.
+    for (uint32_t i : jump_cache_used)
+        if (!jump_cache_global[i]) state.jump_cache[i].mode = kJumpCacheStale;
 }
 
 void Vcpu::note_large_page(uint64_t linear, uint64_t size) {

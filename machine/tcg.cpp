@@ -37,7 +37,7 @@ struct TcgEngine::Impl {
     }
 
     void forget_jump_cache_entries(const jit::Block* b) {
-        JumpCacheEntry& e = cpu.state.jump_cache[b->pc & (kJumpCacheEntries - 1)];
+        JumpCacheEntry& e = cpu.state.jump_cache[jump_cache_index(b->pc)];
         if (e.code == b->code) e = JumpCacheEntry{~0ull, ~0ull, nullptr, nullptr};
     }
 
@@ -78,7 +78,7 @@ struct TcgEngine::Impl {
         const uint64_t pc = s.rip;
         const uint64_t cs_base = mode::is64(mode) ? 0 : s.seg[CS].base;
         const bool flat = mode & mode::kFlat;
-        JumpCacheEntry& jc = s.jump_cache[pc & (kJumpCacheEntries - 1)];
+        JumpCacheEntry& jc = s.jump_cache[jump_cache_index(pc)];
         // The jump cache is flushed with the TLB and loses a block's entry
         // when the block is invalidated, so a hit needs no page walk (the
         // same trust the generated code's indirect exits place in it).
@@ -92,6 +92,16 @@ struct TcgEngine::Impl {
             return nullptr;
         }
         const bool global_page = cpu.last_translation_global;
+        if (flat && jc.pc == pc && jc.mode == kJumpCacheStale && jc.block) {
+            // A stale entry (from before a CR3 write) whose block the PC
+            // still maps to: the block is the one a lookup would find.
+            auto* stale = static_cast<jit::Block*>(const_cast<void*>(jc.block));
+            if (stale->valid && stale->mode == mode && stale->phys == phys && stale->cs_base == cs_base) {
+                jc.mode = mode;
+                cpu.jump_cache_global[jump_cache_index(pc)] = global_page;
+                return stale;
+            }
+        }
         // The page after the block's first one, for a last instruction that straddles into it.
         const uint64_t linear2 =
             mode::is64(mode) ? (linear & kPageMask) + kPageSize : uint32_t((linear & kPageMask) + kPageSize);
@@ -147,8 +157,8 @@ struct TcgEngine::Impl {
         // where that page's translation is checked (no jump cache, no chaining).
         if (flat && b->phys_page2 == ~0ull) {
             jc = JumpCacheEntry{pc, mode, b->code, b};
-            cpu.jump_cache_global[pc & (kJumpCacheEntries - 1)] = global_page;
-            cpu.note_jump_cache_fill(unsigned(pc & (kJumpCacheEntries - 1)));
+            cpu.jump_cache_global[jump_cache_index(pc)] = global_page;
+            cpu.note_jump_cache_fill(jump_cache_index(pc));
         }
         return b;
     }
