@@ -63,7 +63,12 @@ inline uint32_t compute_mode(const CpuState& s) {
         m |= mode::kCode64;
     else if (cs.big() && (s.cr0 & cr0::PE) && !(s.eflags & flag::VM))
         m |= mode::kCode32;
-    if (s.seg[SS].big() && (s.cr0 & cr0::PE) && !(s.eflags & flag::VM)) m |= mode::kStack32;
+    // SS.B means nothing in 64-bit code: keeping it out of the key spares a
+    // second translation (and jump-cache thrash) of kernel code entered with
+    // a null SS after an interrupt and with __KERNEL_DS otherwise.
+    if ((m & mode::kCodeMask) != mode::kCode64 && s.seg[SS].big() && (s.cr0 & cr0::PE) &&
+        !(s.eflags & flag::VM))
+        m |= mode::kStack32;
     if (s.cr0 & cr0::PE) {
         m |= mode::kProtected;
         if (s.eflags & flag::VM)
