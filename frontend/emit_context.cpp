@@ -473,11 +473,9 @@ void EmitContext::exit_indirect() {
     Label miss = a.newLabel();
     const int32_t jc = int32_t(offsetof(CpuState, jump_cache));
     // jump_cache_index(pc) * sizeof(JumpCacheEntry)
-    a.mov(kT1, kT0);
-    a.shr(kT1, 12);
-    a.xor_(kT1, kT0);
+    a.imul(kT1.r32(), kT0.r32(), Imm(int32_t(0x9E3779B1u)));
+    a.shr(kT1.r32(), 32 - kJumpCacheBits);
     a.shl(kT1.r32(), 5);
-    a.and_(kT1.r32(), Imm((kJumpCacheEntries - 1) << 5));
     a.cmp(x86::qword_ptr(kState, kT1, 0, jc + int32_t(offsetof(JumpCacheEntry, pc))), kT0);
     a.jne(miss);
     a.cmp(x86::qword_ptr(kState, kT1, 0, jc + int32_t(offsetof(JumpCacheEntry, mode))), Imm(int32_t(mode)));

@@ -95,11 +95,12 @@ struct JumpCacheEntry {
 constexpr int kJumpCacheBits = 12;
 constexpr int kJumpCacheEntries = 1 << kJumpCacheBits;
 static_assert(sizeof(JumpCacheEntry) == 32);
-// The slot of a PC: the page number folded into the offset, so blocks at the
-// same offset of different pages do not evict each other. Generated code
-// computes the same (EmitContext::exit_indirect).
+// The slot of a PC: a multiplicative hash of its low 32 bits, so blocks at
+// the same offset of different pages do not evict each other (as they did
+// with the offset alone). Generated code computes the same
+// (EmitContext::exit_indirect).
 constexpr unsigned jump_cache_index(uint64_t pc) {
-    return unsigned((pc ^ (pc >> 12)) & (kJumpCacheEntries - 1));
+    return unsigned((uint32_t(pc) * 0x9E3779B1u) >> (32 - kJumpCacheBits));
 }
 // The mode of a jump-cache entry that must be checked against the page
 // tables before use (no translation mode has this value).
