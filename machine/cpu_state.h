@@ -102,6 +102,7 @@ static_assert(sizeof(JumpCacheEntry) == 32);
 constexpr unsigned jump_cache_index(uint64_t pc) {
     return unsigned((uint32_t(pc) * 0x9E3779B1u) >> (32 - kJumpCacheBits));
 }
+constexpr JumpCacheEntry kEmptyJumpCacheEntry{~0ull, ~0ull, nullptr, nullptr};
 // The mode of a jump-cache entry that must be checked against the page
 // tables before use (no translation mode has this value).
 constexpr uint64_t kJumpCacheStale = ~0ull;

@@ -102,7 +102,8 @@ void Machine::load_kernel() {
     auto bytes = image.bytes();
     auto header = find_multiboot_header(bytes);
     if (header.offset) {
-        MultibootBoot boot = load_multiboot(*memory_, image, options_.append, options_.initrd);
+        MultibootBoot boot =
+            load_multiboot(*memory_, image, options_.append, options_.initrd);
         Vcpu& cpu = vcpu(0);
         cpu.enter_flat_protected_mode(boot.entry, boot.gdt_base, boot.gdt_limit);
         cpu.state.gpr[RAX] = kMultibootBootMagic;
@@ -161,9 +162,8 @@ void Machine::load_linux_kernel(const FileImage& image) {
     in.low_ram_limit = ram.below_4g - kFirmwareTailBytes;
     LinuxBoot boot = load_linux(*memory_, image, in);
     Vcpu& cpu = vcpu(0);
-    cpu.enter_flat_protected_mode(boot.entry, boot.gdt_base, boot.gdt_limit);
-    cpu.set_segment(CS, kLinuxBootCodeSelector, 0, 0xffffffff, 0xc09b);
-    for (SegReg s : {DS, ES, FS, GS, SS}) cpu.set_segment(s, kLinuxBootDataSelector, 0, 0xffffffff, 0xc093);
+    cpu.enter_flat_protected_mode(boot.entry, boot.gdt_base, boot.gdt_limit, kLinuxBootCodeSelector,
+                                  kLinuxBootDataSelector);
     set_firmware_mtrrs(cpu.state, ram);
     cpu.state.gpr[RSI] = boot.zero_page;
     cpu.state.gpr[RBX] = cpu.state.gpr[RBP] = cpu.state.gpr[RDI] = 0;

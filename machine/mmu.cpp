@@ -339,19 +339,24 @@ void Vcpu::set_a20(bool enabled) {
     flush_tlb(); // every cached translation may now point elsewhere
 }
 
-void Vcpu::flush_tlb() {
+void Vcpu::clear_tlb_slot(unsigned m, unsigned i) {
+    TlbEntry& e = state.tlb[m][i];
+    e.tag_read = e.tag_write = tlb_invalid_tag(i);
+    e.host_page = nullptr;
+    e.phys_page = ~0ull;
+    tlb_global[m][i] = false;
+    tlb_listed[m][i] = 0;
+}
+
+void Vcpu::clear_used_tlb_slots() {
+    for (uint32_t u : tlb_used) clear_tlb_slot(u >> kTlbBits, u & (kTlbEntries - 1));
+    tlb_used.clear();
     tlb_large_addr = ~0ull;
     tlb_large_mask = 0;
-    for (uint32_t u : tlb_used) {
-        const unsigned m = u >> kTlbBits, i = u & (kTlbEntries - 1);
-        TlbEntry& e = state.tlb[m][i];
-        e.tag_read = e.tag_write = tlb_invalid_tag(i);
-        e.host_page = nullptr;
-        e.phys_page = ~0ull;
-        tlb_global[m][i] = false;
-        tlb_listed[m][i] = 0;
-    }
-    tlb_used.clear();
+}
+
+void Vcpu::flush_tlb() {
+    clear_used_tlb_slots();
     flush_jump_cache();
 }
 
@@ -359,15 +364,10 @@ void Vcpu::flush_tlb_nonglobal() {
     size_t kept = 0;
     for (uint32_t u : tlb_used) {
         const unsigned m = u >> kTlbBits, i = u & (kTlbEntries - 1);
-        if (tlb_global[m][i]) {
+        if (tlb_global[m][i])
             tlb_used[kept++] = u;
-            continue;
-        }
-        TlbEntry& e = state.tlb[m][i];
-        e.tag_read = e.tag_write = tlb_invalid_tag(i);
-        e.host_page = nullptr;
-        e.phys_page = ~0ull;
-        tlb_listed[m][i] = 0;
+        else
+            clear_tlb_slot(m, i);
     }
     tlb_used.resize(kept);
     // Jump-cache entries whose code sits in global pages stay, as those
@@ -402,18 +402,7 @@ void Vcpu::flush_tlb_page(uint64_t linear) {
     // those outside the 1 GiB around the address (the largest page size).
     uint64_t keep_mask = ~0xfffull;
     if ((linear & tlb_large_mask) == tlb_large_addr) {
-        tlb_large_addr = ~0ull;
-        tlb_large_mask = 0;
-        for (uint32_t u : tlb_used) {
-            const unsigned m = u >> kTlbBits, i = u & (kTlbEntries - 1);
-            TlbEntry& e = state.tlb[m][i];
-            e.tag_read = e.tag_write = tlb_invalid_tag(i);
-            e.host_page = nullptr;
-            e.phys_page = ~0ull;
-            tlb_global[m][i] = false;
-            tlb_listed[m][i] = 0;
-        }
-        tlb_used.clear();
+        clear_used_tlb_slots();
         keep_mask = ~((1ull << 30) - 1);
     } else {
         unsigned i = unsigned(linear >> 12) & (kTlbEntries - 1);
@@ -429,8 +418,7 @@ void Vcpu::flush_tlb_page(uint64_t linear) {
     const uint64_t width_mask = (state.efer & efer::LMA) ? ~0ull : 0xffffffffull;
     for (uint32_t i : jump_cache_used) {
         JumpCacheEntry& e = state.jump_cache[i];
-        if (e.code && (((e.pc ^ linear) & width_mask & keep_mask) == 0))
-            e = JumpCacheEntry{~0ull, ~0ull, nullptr, nullptr};
+        if (e.code && (((e.pc ^ linear) & width_mask & keep_mask) == 0)) e = kEmptyJumpCacheEntry;
     }
 }
 
@@ -444,20 +432,13 @@ void Vcpu::flush_tlb_phys_page_write(uint64_t phys_page) {
 
 // Every slot, whatever the bookkeeping says (power-on and reset).
 void Vcpu::invalidate_all_translations() {
-    for (int m = 0; m < kMmuIndexes; m++)
-        for (unsigned i = 0; i < unsigned(kTlbEntries); i++) {
-            TlbEntry& e = state.tlb[m][i];
-            e.tag_read = e.tag_write = tlb_invalid_tag(i);
-            e.host_page = nullptr;
-            e.phys_page = ~0ull;
-            tlb_global[m][i] = false;
-            tlb_listed[m][i] = 0;
-        }
+    for (unsigned m = 0; m < unsigned(kMmuIndexes); m++)
+        for (unsigned i = 0; i < unsigned(kTlbEntries); i++) clear_tlb_slot(m, i);
     tlb_used.clear();
     tlb_large_addr = ~0ull;
     tlb_large_mask = 0;
     for (unsigned i = 0; i < unsigned(kJumpCacheEntries); i++) {
-        state.jump_cache[i] = JumpCacheEntry{~0ull, ~0ull, nullptr, nullptr};
+        state.jump_cache[i] = kEmptyJumpCacheEntry;
         jump_cache_listed[i] = 0;
         jump_cache_global[i] = 0;
     }
@@ -466,7 +447,7 @@ void Vcpu::invalidate_all_translations() {
 
 void Vcpu::flush_jump_cache() {
     for (uint32_t i : jump_cache_used) {
-        state.jump_cache[i] = JumpCacheEntry{~0ull, ~0ull, nullptr, nullptr};
+        state.jump_cache[i] = kEmptyJumpCacheEntry;
         jump_cache_listed[i] = 0;
     }
     jump_cache_used.clear();

@@ -1,4 +1,5 @@
 #include "machine/multiboot.h"
+#include "machine/e820.h"
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -61,7 +62,6 @@ constexpr uint32_t kModuleEntrySize = 16;
 // Low-memory layout of a PC (what a BIOS E820 map reports).
 constexpr uint64_t kLowRamEnd = 0x9fc00; // conventional memory minus the EBDA
 constexpr uint64_t kEbdaEnd = 0xa0000;
-constexpr uint64_t kBiosStart = 0xf0000;
 constexpr uint64_t kHighRamStart = 0x100000;
 constexpr uint64_t kLowInfoAddr = 0x9000; // preferred home of the info structure
 constexpr uint64_t k4G = 1ull << 32;
@@ -310,19 +310,14 @@ MultibootBoot load_multiboot(PhysicalMemory& memory, const FileImage& kernel, co
     }
 
     // The information structure, with everything it points to in one block.
-    std::vector<Range> map;
-    uint64_t ram = memory.layout().below_4g;
-    auto add_range = [&](uint64_t s, uint64_t e) {
-        if (s < std::min(e, ram)) map.push_back({s, std::min(e, ram)});
-    };
-    add_range(0, kLowRamEnd);
-    add_range(kLowRamEnd, kEbdaEnd);
-    add_range(kBiosStart, kHighRamStart);
-    add_range(kHighRamStart, ram);
-    if (memory.layout().above_4g) map.push_back({k4G, k4G + memory.layout().above_4g});
-    auto map_type = [](const Range& r) {
-        return r.start == 0 || r.start == kHighRamStart || r.start == k4G ? 1u : 2u;
-    };
+    // The board's E820 map, cut to the RAM there is (a machine with less
+    // than 1 MiB has no BIOS area).
+    std::vector<E820Entry> map;
+    const uint64_t ram = memory.layout().below_4g;
+    for (E820Entry e : pc_e820_map(memory.layout(), 0)) {
+        if (e.addr < k4G) e.size = std::min(e.addr + e.size, ram) - std::min(e.addr, ram);
+        if (e.size) map.push_back(e);
+    }
 
     std::string cmdline = kernel.path();
     if (!append.empty()) cmdline += " " + append;
@@ -382,9 +377,9 @@ MultibootBoot load_multiboot(PhysicalMemory& memory, const FileImage& kernel, co
     for (size_t i = 0; i < map.size(); i++) {
         size_t o = mmap_off + i * kMmapEntrySize;
         wr32(blob, o, kMmapEntrySize - 4); // the size field does not count itself
-        wr64(blob, o + 4, map[i].start);
-        wr64(blob, o + 12, map[i].end - map[i].start);
-        wr32(blob, o + 20, map_type(map[i]));
+        wr64(blob, o + 4, map[i].addr);
+        wr64(blob, o + 12, map[i].size);
+        wr32(blob, o + 20, uint32_t(map[i].type));
     }
     for (size_t i = 0; i < modules.size(); i++) {
         size_t o = mods_off + i * kModuleEntrySize;

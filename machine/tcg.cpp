@@ -38,7 +38,7 @@ struct TcgEngine::Impl {
 
     void forget_jump_cache_entries(const jit::Block* b) {
         JumpCacheEntry& e = cpu.state.jump_cache[jump_cache_index(b->pc)];
-        if (e.code == b->code) e = JumpCacheEntry{~0ull, ~0ull, nullptr, nullptr};
+        if (e.code == b->code) e = kEmptyJumpCacheEntry;
     }
 
     void on_code_write(uint64_t addr, uint64_t len) {

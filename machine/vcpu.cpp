@@ -57,11 +57,12 @@ void Vcpu::set_segment(SegReg s, uint16_t selector, uint64_t base, uint32_t limi
     state.seg[s] = SegmentCache{base, limit, selector, attr};
 }
 
-void Vcpu::enter_flat_protected_mode(uint32_t eip, uint32_t gdt_base, uint16_t gdt_limit) {
+void Vcpu::enter_flat_protected_mode(uint32_t eip, uint32_t gdt_base, uint16_t gdt_limit,
+                                     uint16_t code_selector, uint16_t data_selector) {
     state.cr0 = (state.cr0 | cr0::PE) & ~cr0::PG;
     state.gdtr = DescriptorTableReg{gdt_base, gdt_limit};
-    set_segment(CS, 0x08, 0, 0xffffffff, 0xc09b);
-    for (SegReg s : {DS, ES, FS, GS, SS}) set_segment(s, 0x10, 0, 0xffffffff, 0xc093);
+    set_segment(CS, code_selector, 0, 0xffffffff, 0xc09b);
+    for (SegReg s : {DS, ES, FS, GS, SS}) set_segment(s, data_selector, 0, 0xffffffff, 0xc093);
     state.eflags = flag::kFixed1;
     state.rip = eip;
     flush_tlb();

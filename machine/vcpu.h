@@ -37,7 +37,8 @@ class Vcpu {
     // paging off, interrupts off; CS = 0x08 and DS/ES/FS/GS/SS = 0x10 with the
     // descriptor caches of the flat code and data descriptors of the loader's
     // GDT at `gdt_base` (GDTR gets `gdt_base`/`gdt_limit`).
-    void enter_flat_protected_mode(uint32_t eip, uint32_t gdt_base, uint16_t gdt_limit);
+    void enter_flat_protected_mode(uint32_t eip, uint32_t gdt_base, uint16_t gdt_limit,
+                                   uint16_t code_selector = 0x08, uint16_t data_selector = 0x10);
 
     // ---- guest memory, as the CPU sees it (for helpers and the dispatcher) ----
     enum class Access { Read, Write, Execute };
@@ -93,6 +94,8 @@ class Vcpu {
     void flush_tlb_phys_page_write(uint64_t phys_page); // page became a code page
     void flush_jump_cache();
     void invalidate_all_translations(); // every TLB and jump-cache slot (reset)
+    void clear_tlb_slot(unsigned mmu_index, unsigned slot);
+    void clear_used_tlb_slots(); // and forget the large pages seen
     // Records a large-page translation (2/4 MiB, 1 GiB): the TLB holds it in
     // 4 KiB pieces, which INVLPG anywhere in the large page must all drop.
     void note_large_page(uint64_t linear, uint64_t size);
